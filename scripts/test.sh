@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up the dev environment (./.venv) and run the whole test suite with ruff first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh dev
+.venv/bin/ruff check src tests bench
+exec .venv/bin/python -m pytest -q -n "${BRAINMETS_TEST_WORKERS:-2}" --dist loadfile "$@"

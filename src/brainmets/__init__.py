@@ -1,0 +1,30 @@
+"""brainmets: offline, evidence-traceable decision support for adult brain metastases.
+
+Not a medical device. Public Python API::
+
+    import brainmets
+    a = brainmets.assess({"age": 62, "kps": 80, ...})   # -> brainmets.model.Assessment
+    table = brainmets.score(table)   # -> same kind of table, index columns added
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "assess", "score"]
+
+
+def assess(patient: Any):  # noqa: ANN201 - see brainmets.assessment.assess
+    """Assess one patient (a :class:`brainmets.model.Patient` or a CONTRACT §1 dict)."""
+    from brainmets.assessment import assess as _assess
+
+    return _assess(patient)
+
+
+def score(table: Any):  # noqa: ANN201 - see brainmets.prognosis.vectorized.score_table
+    """Score a table of flattened patients with every index, vectorised."""
+    from brainmets.prognosis.vectorized import score_table
+
+    return score_table(table)

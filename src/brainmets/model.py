@@ -1,0 +1,294 @@
+"""Domain model: the patient record (CONTRACT §1) and the assessment (CONTRACT §2).
+
+Validation errors name the field path and the allowed values; see :func:`format_errors`.
+Unknown fields are kept (``extra="allow"``) but reported back as warnings so a typo such as
+``"kps_score"`` never passes silently.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+Status = Literal["positive", "negative", "unknown"]
+PrimarySite = Literal["nsclc", "sclc", "breast", "melanoma", "renal", "gi", "other", "unknown"]
+NsclcHistology = Literal["adenocarcinoma", "squamous", "other"]
+Location = Literal["supratentorial", "cerebellum", "brainstem"]
+SymptomStatus = Literal["asymptomatic", "mild_controlled", "symptomatic"]
+Confidence = Literal["confirmed", "single_source", "uncertain"]
+OptionKind = Literal["local", "systemic", "supportive"]
+
+DISCLAIMER = (
+    "brainmets is decision support for qualified clinicians, not a medical device. "
+    "It lists guideline-based options with their sources; it does not make treatment decisions. "
+    "Every estimate is a population median from the cited study, not a prediction for this patient."
+)
+
+
+class _Record(BaseModel):
+    """Input records: strict types, unknown keys kept and reported (see ``unknown_fields``)."""
+
+    model_config = ConfigDict(extra="allow", strict=False, validate_assignment=True)
+
+    def unknown_fields(self, prefix: str = "") -> list[str]:
+        out = [f"{prefix}{k}" for k in (self.model_extra or {})]
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            items = value if isinstance(value, list) else [value]
+            for i, item in enumerate(items):
+                if isinstance(item, _Record):
+                    sub = f"{prefix}{name}[{i}]." if isinstance(value, list) else f"{prefix}{name}."
+                    out.extend(item.unknown_fields(sub))
+        return out
+
+
+class Primary(_Record):
+    site: PrimarySite | None = None
+    histology: NsclcHistology | None = Field(
+        default=None, description="NSCLC histology: adenocarcinoma | squamous | other"
+    )
+    controlled: bool | None = Field(default=None, description="primary tumour controlled")
+    egfr: Status | None = None
+    alk: Status | None = None
+    ros1: Status | None = None
+    braf: Status | None = Field(default=None, description="positive means BRAF V600 mutant")
+    er: Status | None = None
+    pr: Status | None = None
+    her2: Status | None = None
+    pdl1_tps: float | None = Field(default=None, ge=0, le=100, description="PD-L1 TPS, percent")
+
+
+class Lesion(_Record):
+    diameter_mm: float | None = Field(default=None, ge=0, le=300)
+    volume_ml: float | None = Field(default=None, ge=0, le=2000)
+    location: Location | None = None
+    eloquent: bool | None = None
+    mass_effect: bool | None = None
+    hippocampus_distance_mm: float | None = Field(default=None, ge=0, le=300)
+    resected: bool | None = None
+    cavity_volume_ml: float | None = Field(default=None, ge=0, le=2000)
+    # added by the imaging issue (scan output); optional for hand-entered records
+    max_diameter_mm: float | None = Field(default=None, ge=0, le=300)
+    perpendicular_diameter_mm: float | None = Field(default=None, ge=0, le=300)
+    centroid_mm: tuple[float, float, float] | None = None
+    enhancement: Literal["solid", "ring"] | None = None
+    # treatment history of this lesion (LITT applies only to lesions enlarging after SRS)
+    prior_srs: bool | None = None
+    enlarging_after_srs: bool | None = None
+
+
+class BrainMetastases(_Record):
+    count: int | None = Field(default=None, ge=0, le=1000)
+    leptomeningeal: bool | None = None
+    lesions: list[Lesion] = Field(default_factory=list)
+
+    @property
+    def effective_count(self) -> int | None:
+        """The count at diagnosis; if absent, the number of lesions listed (CONTRACT §1)."""
+        if self.count is not None:
+            return self.count
+        return len(self.lesions) if self.lesions else None
+
+
+class Symptoms(_Record):
+    status: SymptomStatus | None = None
+    severe_icp: bool | None = Field(default=None, description="severe raised intracranial pressure")
+    seizure_history: bool | None = None
+
+
+class Therapy(_Record):
+    systemic_options_available: bool | None = None
+    immunotherapy_naive: bool | None = None
+    on_immunotherapy: bool | None = None
+    planned_pemetrexed_platinum: bool | None = None
+    prior_her2_therapies: list[str] = Field(default_factory=list)
+    dexamethasone_mg_day: float | None = Field(default=None, ge=0, le=100)
+
+
+class Labs(_Record):
+    """Laboratory values at brain-metastasis diagnosis.
+
+    LabBM (Berghoff 2017) needs each value with the testing laboratory's own reference limit
+    (ULN/LLN). Where only the flag is known, the ``*_abnormal`` booleans may be given instead.
+    """
+
+    hemoglobin_g_dl: float | None = Field(default=None, ge=1, le=25)
+    hemoglobin_lln_g_dl: float | None = Field(default=None, ge=1, le=25)
+    crp_mg_l: float | None = Field(default=None, ge=0, le=1000)
+    crp_uln_mg_l: float | None = Field(default=None, gt=0, le=1000)
+    ldh_u_l: float | None = Field(default=None, ge=0, le=100000)
+    ldh_uln_u_l: float | None = Field(default=None, gt=0, le=100000)
+    platelets_10e9_l: float | None = Field(default=None, ge=0, le=5000)
+    platelets_lln_10e9_l: float | None = Field(default=None, gt=0, le=5000)
+    albumin_g_l: float | None = Field(default=None, ge=0, le=100)
+    albumin_lln_g_l: float | None = Field(default=None, gt=0, le=100)
+    crp_above_uln: bool | None = None
+    ldh_above_uln: bool | None = None
+    hemoglobin_below_lln: bool | None = None
+    platelets_below_lln: bool | None = None
+    albumin_below_lln: bool | None = None
+
+
+class Patient(_Record):
+    id: str | None = Field(default=None, max_length=200)
+    age: int | None = Field(default=None, ge=18, le=120, description="years at BM diagnosis")
+    sex: Literal["female", "male", "other"] | None = None
+    kps: int | None = Field(default=None, ge=0, le=100, description="0-100 in steps of 10")
+    ecog: int | None = Field(default=None, ge=0, le=4, description="never converted into KPS")
+    primary: Primary = Field(default_factory=Primary)
+    extracranial_metastases: bool | None = None
+    brain_metastases: BrainMetastases = Field(default_factory=BrainMetastases)
+    symptoms: Symptoms = Field(default_factory=Symptoms)
+    therapy: Therapy = Field(default_factory=Therapy)
+    labs: Labs = Field(default_factory=Labs)
+
+    @field_validator("kps")
+    @classmethod
+    def _kps_step(cls, v: int | None) -> int | None:
+        if v is not None and v % 10:
+            raise ValueError(f"KPS must be 0-100 in steps of 10, got {v}")
+        return v
+
+    @field_validator("age", "kps", "ecog", mode="before")
+    @classmethod
+    def _no_float_truncation(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError("expected an integer, got a boolean")
+        if isinstance(v, float) and not v.is_integer():
+            raise ValueError(f"expected a whole number, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _histology_only_for_nsclc(self) -> Patient:
+        p = self.primary
+        if p.histology is not None and p.site not in ("nsclc", None):
+            raise ValueError(
+                f"primary.histology applies to site nsclc only, got site {p.site!r}"
+            )
+        return self
+
+
+# ---------------------------------------------------------------- assessment (CONTRACT §2)
+
+
+class SourceRef(BaseModel):
+    id: str
+    rec: str | None = None
+    grading: str | None = None
+    strength: str | None = None
+    evidence: str | None = None
+
+
+class PrognosticEstimate(BaseModel):
+    index: str
+    score: float | None
+    group: str
+    median_survival_months: float | None
+    iqr_months: tuple[float, float] | None = None
+    source: str
+    confidence: Confidence
+    warnings: list[str] = Field(default_factory=list)
+    # additions beyond the contract
+    points: dict[str, float] = Field(default_factory=dict, description="points per factor")
+    alternatives: list[dict[str, Any]] = Field(
+        default_factory=list, description="other published values where sources disagree"
+    )
+    reference_ids: list[str] = Field(default_factory=list)
+
+
+class NotComputed(BaseModel):
+    index: str
+    reason: str
+    missing: list[str] = Field(default_factory=list)
+
+
+class Option(BaseModel):
+    id: str
+    kind: OptionKind
+    rationale: str
+    sources: list[SourceRef] = Field(default_factory=list)
+    mdt: bool = False
+    defers_local_therapy: bool = False
+    dose: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class NotRecommended(BaseModel):
+    id: str
+    reason: str
+    sources: list[SourceRef] = Field(default_factory=list)
+
+
+class Assessment(BaseModel):
+    patient_id: str | None
+    prognosis: list[PrognosticEstimate] = Field(default_factory=list)
+    not_computed: list[NotComputed] = Field(default_factory=list)
+    options: list[Option] = Field(default_factory=list)
+    not_recommended: list[NotRecommended] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    disclaimer: str = DISCLAIMER
+    versions: dict[str, str] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- errors
+
+
+class InputError(ValueError):
+    """Bad input, with one message per offending field (``path: problem``)."""
+
+    def __init__(self, messages: list[str]):
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "(record)"
+
+
+def format_errors(exc: ValidationError, prefix: str = "") -> list[str]:
+    """One line per error: ``field.path: expected ..., got ...``."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        path = prefix + _loc_to_path(loc)
+        etype = err["type"]
+        got = err.get("input")
+        ctx = err.get("ctx") or {}
+        if etype == "literal_error":
+            allowed = ctx.get("expected", "").replace("'", "").replace(" or ", ", ").split(", ")
+            msg = f"expected {'|'.join(a.strip() for a in allowed)}, got {got!r}"
+        elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            msg = f"{err['msg'].lower()}, got {got!r}"
+        elif etype == "missing":
+            msg = "required field is missing"
+        elif etype == "value_error":
+            msg = str(ctx.get("error", err["msg"]))
+        else:
+            msg = f"{err['msg'].lower()}, got {got!r}"
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+def parse_patient(data: Any, prefix: str = "") -> Patient:
+    """Validate one patient record; raise :class:`InputError` naming every bad field."""
+    if not isinstance(data, dict):
+        where = prefix.rstrip(".") or "(record)"
+        raise InputError([f"{where}: expected a JSON object, got {type(data).__name__}"])
+    try:
+        return Patient.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_errors(exc, prefix)) from None
