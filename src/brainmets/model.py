@@ -219,6 +219,15 @@ class Option(BaseModel):
     defers_local_therapy: bool = False
     dose: str | None = None
     notes: list[str] = Field(default_factory=list)
+    # additions beyond the contract
+    card: dict[str, Any] | None = Field(
+        default=None,
+        description="systemic options: evidence card (target, mechanism, CNS evidence, BBB note);"
+        " card['summary_lines'] holds the lines text output prints",
+    )
+    survival_basis: str | None = Field(
+        default=None, description="which prognostic index the expected-survival condition used"
+    )
 
 
 class NotRecommended(BaseModel):
