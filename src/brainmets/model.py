@@ -137,6 +137,80 @@ class Labs(_Record):
     albumin_below_lln: bool | None = None
 
 
+class AdvancedImaging(_Record):
+    """Advanced MRI / PET values entered by hand (diagnosis aids; never a diagnosis).
+
+    ADC in 10^-3 mm^2/s; rCBV normalised as named; MRS ratios as reported by the scanner or
+    fitting software (spectral fitting is out of scope); PET ratios as reported.
+    """
+
+    # clinical context
+    prior_srs: bool | None = Field(default=None, description="lesion previously treated by SRS")
+    months_since_srs: float | None = Field(default=None, ge=0, le=600)
+    solitary_enhancing_lesion: bool | None = None
+    ring_enhancing: bool | None = None
+    # diffusion
+    cavity_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
+    cavity_adc_ratio: float | None = Field(
+        default=None, ge=0, le=20, description="cavity ADC / contralateral NAWM ADC"
+    )
+    lesion_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
+    nawm_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
+    # DSC perfusion
+    perilesional_max_rcbv: float | None = Field(
+        default=None, ge=0, le=100, description="max rCBV <=5 mm from the enhancing margin / NAWM"
+    )
+    lesion_max_rcbv_wm: float | None = Field(default=None, ge=0, le=100)
+    lesion_max_rcbv_gm: float | None = Field(default=None, ge=0, le=100)
+    lesion_psr_percent: float | None = Field(default=None, ge=-100, le=300)
+    dsc_leakage_corrected: bool | None = None
+    dsc_te_ms: float | None = Field(default=None, gt=0, le=200)
+    dsc_field_strength_t: float | None = Field(default=None, gt=0, le=11.7)
+    dsc_flip_angle_deg: float | None = Field(default=None, gt=0, le=180)
+    dsc_preload: Literal["yes", "no", "unknown"] | None = None
+    # MR spectroscopy (entered ratios)
+    peritumoral_cho_naa: float | None = Field(default=None, ge=0, le=100)
+    peritumoral_cho_cr: float | None = Field(default=None, ge=0, le=100)
+    lesional_cho_naa: float | None = Field(default=None, ge=0, le=100)
+    lesional_cho_cr: float | None = Field(default=None, ge=0, le=100)
+    lipid_lactate: bool | None = Field(default=None, description="lipid/lactate peak at 1.3 ppm")
+    abscess_peaks: bool | None = Field(
+        default=None, description="cytosolic amino acids (0.9 ppm), acetate or succinate in cavity"
+    )
+    mrs_te_ms: float | None = Field(default=None, gt=0, le=1000)
+    mrs_field_strength_t: float | None = Field(default=None, gt=0, le=11.7)
+    # amino-acid PET (entered ratios)
+    pet_tracer: Literal["fet", "fdopa", "met", "other"] | None = None
+    pet_tbrmax: float | None = Field(default=None, ge=0, le=100, description="FET TBRmax")
+    pet_tbrmean: float | None = Field(default=None, ge=0, le=100, description="FET TBRmean")
+    pet_suvmax_ratio: float | None = Field(
+        default=None, ge=0, le=100,
+        description="SUVmax lesion / SUVmax background (FDOPA SUVLmax/Bkgrmax, MET LNR)",
+    )
+    pet_background_method: str | None = Field(default=None, max_length=200)
+    pet_uptake_window: str | None = Field(
+        default=None, max_length=100, description="e.g. '20-40 min p.i.'"
+    )
+    # ASL
+    peritumoral_asl_cbf_gradient: float | None = Field(
+        default=None, ge=-1000, le=1000, description="near - far, mL/100 g/min"
+    )
+
+
+class BrainMetastasisMarkers(_Record):
+    """Markers measured on the brain metastasis itself (or CSF ctDNA), beside the primary's."""
+
+    source: Literal["resection", "biopsy", "csf_ctdna"] | None = None
+    egfr: Status | None = None
+    alk: Status | None = None
+    ros1: Status | None = None
+    braf: Status | None = Field(default=None, description="positive means BRAF V600 mutant")
+    er: Status | None = None
+    pr: Status | None = None
+    her2: Status | None = None
+    pdl1_tps: float | None = Field(default=None, ge=0, le=100, description="PD-L1 TPS, percent")
+
+
 class Patient(_Record):
     id: str | None = Field(default=None, max_length=200)
     age: int | None = Field(default=None, ge=18, le=120, description="years at BM diagnosis")
@@ -149,6 +223,8 @@ class Patient(_Record):
     symptoms: Symptoms = Field(default_factory=Symptoms)
     therapy: Therapy = Field(default_factory=Therapy)
     labs: Labs = Field(default_factory=Labs)
+    advanced_imaging: AdvancedImaging | None = None
+    brain_metastasis_markers: BrainMetastasisMarkers | None = None
 
     @field_validator("kps")
     @classmethod
