@@ -3,13 +3,14 @@
 Interface used by the rest of the package::
 
     evaluate(patient: Patient) -> tuple[list[PrognosticEstimate], list[NotComputed]]
+
+Tables: ``knowledge/data/prognosis/*.toml`` (see :mod:`brainmets.prognosis.tables`).
+Cohorts: :func:`brainmets.prognosis.vectorized.score_table` (same tables, vectorised).
 """
 
 from __future__ import annotations
 
-from brainmets.model import NotComputed, Patient, PrognosticEstimate
+from brainmets.prognosis.engine import evaluate
+from brainmets.prognosis.tables import INDEX_IDS, index_tables
 
-
-def evaluate(patient: Patient) -> tuple[list[PrognosticEstimate], list[NotComputed]]:
-    """Every index applicable to the patient's primary site (placeholder until the engine lands)."""
-    return [], []
+__all__ = ["INDEX_IDS", "evaluate", "index_tables"]
