@@ -127,9 +127,11 @@ def plot_km(result: KMResult, title: str, xlabel: str) -> bytes:
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
     try:
+        show_ci = len(result.groups) <= 3
         for g in result.groups:
             if g.fitter is not None:
-                g.fitter.plot_survival_function(ax=ax, ci_show=True, label=f"{g.group} (n={g.n})")
+                g.fitter.plot_survival_function(ax=ax, ci_show=show_ci,
+                                                label=f"{g.group} (n={g.n})")
         ax.axhline(0.5, color="grey", lw=0.6, ls=":")
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(xlabel)

@@ -10,23 +10,6 @@ import typer
 from brainmets.commands._common import fail
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside ``path`` and rename it into place."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fmt(x: float | None) -> str:
     return "not reached" if x is None else f"{x:.4g}"
 
@@ -42,7 +25,7 @@ def register(app: typer.Typer) -> None:
         plot: Path | None = typer.Option(None, "--plot", help="Write the KM curves to this PNG"),
     ) -> None:
         """Kaplan-Meier per group (n, events, median with 95 % CI) and the log-rank p."""
-        from brainmets.cohort.io import read_table, survival_columns
+        from brainmets.cohort.io import atomic_write_bytes, read_table, survival_columns
         from brainmets.cohort.km import km_by_group, plot_km
         from brainmets.model import InputError
 

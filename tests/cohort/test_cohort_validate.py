@@ -1,0 +1,73 @@
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from brainmets.cohort.validate import published_group_medians, validate_cohort
+
+
+def _synthetic_rpa_cohort(n: int = 6000, seed: int = 7) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Exponential survival whose group medians are the published RPA medians."""
+    medians = published_group_medians("rpa")  # read from the knowledge base, not copied
+    assert set(medians) == {"I", "II", "III"}
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(sorted(medians), size=n, p=[0.2, 0.5, 0.3])
+    med = np.array([medians[x] for x in labels])
+    t = rng.exponential(med / math.log(2))
+    c = rng.uniform(0, 60, n)  # administrative censoring
+    labels = labels.astype(object)
+    labels[:37] = None  # not scorable
+    return pl.DataFrame({"days": np.minimum(t, c) * 30.4375, "dead": (t <= c).astype(int),
+                         "rpa_class": list(labels)}), medians
+
+
+def test_validate_recovers_known_group_medians(tmp_path):
+    df, medians = _synthetic_rpa_cohort()
+    results, images = validate_cohort(df, "days", "dead", unit="days",
+                                      groups=["rpa_class=rpa"], use_engine=False)
+    (ix,) = results["indices"]
+    assert ix["n_total"] == 6000 and ix["n_not_scored"] == 37 and ix["n_scored"] == 5963
+    assert ix["not_scored_reasons"][0]["n"] == 37
+    by = {g["group"]: g for g in ix["groups"]}
+    for label, m in medians.items():
+        assert by[label]["published_median"] == m
+        assert by[label]["median"] == pytest.approx(m, rel=0.12)
+        assert by[label]["ci"][0] <= by[label]["median"] <= by[label]["ci"][1]
+    cal = ix["calibration"]
+    assert cal["weighted_geometric_mean_ratio"] == pytest.approx(1.0, abs=0.08)
+    assert cal["observed_medians_ordered_like_published"] is True
+    assert cal["published_within_observed_ci"] >= 2
+    assert ix["logrank"]["p"] < 1e-10
+    from lifelines.utils import concordance_index
+
+    sc = df.filter(pl.col("rpa_class").is_not_null())
+    pred = [medians[x] for x in sc["rpa_class"]]
+    expected_c = concordance_index(sc["days"].to_numpy(), pred, sc["dead"].to_numpy())
+    assert ix["cindex"]["value"] == pytest.approx(expected_c, abs=1e-12)
+    assert ix["cindex"]["value"] > 0.55
+    assert images["rpa"]["km"][:4] == b"\x89PNG"
+
+
+def test_validate_cli_writes_self_contained_report(tmp_path, cli):
+    df, _ = _synthetic_rpa_cohort(n=800)
+    src = tmp_path / "cohort.parquet"
+    df.write_parquet(src)
+    out = tmp_path / "out"
+    res = cli("validate", src, "--time", "days", "--event", "dead", "--unit", "days",
+              "--group", "rpa_class=rpa", "--no-engine", "--out", out)
+    assert res.exit_code == 0, res.output
+    results = json.loads((out / "results.json").read_text())
+    assert results["indices"][0]["n_not_scored"] == 37
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "not a medical device" in html
+    assert "<script" not in html and 'src="http' not in html
+    # bad input: exit 2 naming the field, nothing written
+    bad = tmp_path / "bad"
+    res = cli("validate", src, "--time", "days", "--event", "dead", "--unit", "weeks",
+              "--no-engine", "--out", bad)
+    assert res.exit_code == 2 and "--unit" in res.output and not bad.exists()
+    res = cli("validate", src, "--time", "days", "--event", "dead", "--group", "rpa_class=gpa_x",
+              "--no-engine", "--out", bad)
+    assert res.exit_code == 2 and not bad.exists()
