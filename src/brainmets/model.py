@@ -261,6 +261,9 @@ class SourceRef(BaseModel):
     grading: str | None = None
     strength: str | None = None
     evidence: str | None = None
+    # additions beyond the contract (treatment.md §0.3: type and a one-sentence verbatim_short)
+    type: str | None = None
+    text: str | None = None
 
 
 class PrognosticEstimate(BaseModel):

@@ -1,0 +1,169 @@
+"""Rule engine: each guideline recommendation is a :class:`Rule` of small named conditions.
+
+A rule's conditions are evaluated in order. ``gate`` conditions decide whether the rule is
+relevant at all (e.g. "EGFR-mutant NSCLC"); if a gate is false the rule stays silent. If all
+gates hold and another condition is false, the option is recorded in ``not_recommended`` with
+the failing condition (unless another rule lists it). A condition that cannot be evaluated
+(input missing) yields a ``needs: <field>`` note, never a guess. A ``negative`` rule that fires
+puts its option in ``not_recommended``; with ``veto`` it also blocks the listed option ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from brainmets.model import NotRecommended, Option, SourceRef
+from brainmets.treatment.context import Ctx
+from brainmets.treatment.kb import recommendations
+
+Test = Callable[[Ctx], "bool | None | str"]
+Text = str | Callable[[Ctx], str]
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One named condition; ``test`` returns True, False or None (cannot evaluate)."""
+
+    label: str
+    test: Test
+    needs: tuple[str, ...] = ()
+    gate: bool = False
+
+
+@dataclass
+class Rule:
+    """One guideline recommendation applied to one option id."""
+
+    name: str
+    option: str
+    kind: str
+    recs: list[str]
+    conds: list[Cond]
+    rationale: Text
+    mdt: bool | Callable[[Ctx], bool] = False
+    defers: bool | Callable[[Ctx], bool] = False
+    dose: Callable[[Ctx], str | None] | None = None
+    notes: Callable[[Ctx], list[str]] | list[str] = field(default_factory=list)
+    negative: bool = False
+    veto: tuple[str, ...] = ()
+    reject_reason: Text | None = None  # for a rule whose failure means "not recommended" text
+
+
+def _text(t: Text, ctx: Ctx) -> str:
+    return t(ctx) if callable(t) else t
+
+
+def source_ref(key: str) -> SourceRef:
+    """SourceRef for a recommendation key, grading copied as published."""
+    r = recommendations()[key]
+    return SourceRef(
+        id=r["source"], rec=r["rec"], grading=r["grading"], strength=r.get("strength"),
+        evidence=r.get("evidence"), type=r.get("type"), text=r["text"],
+    )
+
+
+@dataclass
+class Outcome:
+    options: dict[str, Option] = field(default_factory=dict)
+    rejected: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
+    negatives: dict[str, NotRecommended] = field(default_factory=dict)
+    vetoed: dict[str, str] = field(default_factory=dict)
+    needs: dict[str, list[str]] = field(default_factory=dict)
+    trace: list[tuple[str, str]] = field(default_factory=list)  # (rule name, fired|rejected|...)
+
+
+def evaluate(rules: list[Rule], ctx: Ctx) -> Outcome:
+    """Run every rule in order; later rules may read ``ctx.fired``."""
+    out = Outcome()
+    for rule in rules:
+        verdict, failed, missing = _check(rule, ctx)
+        out.trace.append((rule.name, verdict))
+        if verdict == "silent":
+            continue
+        if verdict == "needs":
+            for f in missing:
+                out.needs.setdefault(f, []).append(rule.name)
+            continue
+        if verdict == "rejected":
+            if not rule.negative:
+                reason = _text(rule.reject_reason, ctx) if rule.reject_reason else (
+                    f"{rule.name}: condition not met: {'; '.join(failed)}")
+                out.rejected.setdefault(rule.option, []).append((reason, rule.recs))
+            continue
+        # fired
+        if rule.negative:
+            _negative(rule, ctx, out)
+            continue
+        if rule.option in out.vetoed:
+            continue
+        _fire(rule, ctx, out)
+    return out
+
+
+def _check(rule: Rule, ctx: Ctx) -> tuple[str, list[str], list[str]]:
+    failed: list[str] = []
+    missing: list[str] = []
+    for c in rule.conds:
+        v = c.test(ctx)
+        if isinstance(v, str):  # the test names the missing field itself
+            missing.append(v)
+            continue
+        if v is False:
+            if c.gate:
+                return "silent", [], []
+            failed.append(c.label)
+        elif v is None:
+            missing.extend(c.needs or (c.label,))
+    if failed:
+        return "rejected", failed, []
+    if missing:
+        return "needs", [], missing
+    return "fired", [], []
+
+
+def _negative(rule: Rule, ctx: Ctx, out: Outcome) -> None:
+    reason = _text(rule.rationale, ctx)
+    refs = [source_ref(k) for k in rule.recs]
+    prev = out.negatives.get(rule.option)
+    if prev is None:
+        out.negatives[rule.option] = NotRecommended(id=rule.option, reason=reason, sources=refs)
+    else:
+        prev.reason += " " + reason
+        prev.sources.extend(r for r in refs if r not in prev.sources)
+    if rule.veto:
+        out.negatives.pop(rule.option, None)
+    for oid in rule.veto:
+        out.vetoed.setdefault(oid, reason)
+        out.rejected.setdefault(oid, []).append((reason, rule.recs))
+        if oid in out.options:  # listed by an earlier rule: withdraw it
+            out.options.pop(oid)
+            ctx.fired.discard(oid)
+
+
+def _fire(rule: Rule, ctx: Ctx, out: Outcome) -> None:
+    rationale = _text(rule.rationale, ctx)
+    refs = [source_ref(k) for k in rule.recs]
+    mdt = rule.mdt(ctx) if callable(rule.mdt) else rule.mdt
+    defers = rule.defers(ctx) if callable(rule.defers) else rule.defers
+    notes = rule.notes(ctx) if callable(rule.notes) else list(rule.notes)
+    dose = rule.dose(ctx) if rule.dose else None
+    opt = out.options.get(rule.option)
+    if opt is None:
+        opt = Option(id=rule.option, kind=rule.kind, rationale=rationale, sources=refs, mdt=mdt,
+                     defers_local_therapy=defers, dose=dose, notes=notes)
+        out.options[rule.option] = opt
+    else:
+        if rationale not in opt.rationale:
+            opt.rationale += " Also: " + rationale
+        opt.sources.extend(r for r in refs if r not in opt.sources)
+        opt.mdt = opt.mdt or mdt
+        opt.defers_local_therapy = opt.defers_local_therapy or defers
+        if dose and not opt.dose:
+            opt.dose = dose
+        elif dose and dose not in opt.dose:
+            opt.dose += "; or " + dose
+        opt.notes.extend(n for n in notes if n not in opt.notes)
+    ctx.fired.add(rule.option)
+    if opt.defers_local_therapy:
+        ctx.defer_fired = True
