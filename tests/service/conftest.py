@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import uuid
@@ -82,3 +83,171 @@ def patient_record() -> dict:
     import copy
 
     return copy.deepcopy(PATIENT)
+
+
+# ----------------------------------------------------------------------------- API fixtures
+
+
+def tiny_nifti(path: Path, shape=(24, 24, 16), gz: bool = True) -> Path:
+    """A small synthetic T1c-like volume with one bright blob (test data made here)."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(100, 5, shape).astype(np.float32)
+    data[10:14, 10:14, 6:10] = 300
+    aff = np.diag([2.0, 2.0, 3.0, 1.0])
+    nib.save(nib.Nifti1Image(data, aff), str(path))
+    return path
+
+
+def fake_scan(input_path: Path, out_dir: Path) -> dict:
+    """Stand-in for brainmets.imaging.pipeline.scan in API plumbing tests (CONTRACT §3 files):
+    thresholds the volume so results depend on the uploaded data."""
+    import json
+
+    import nibabel as nib
+    import numpy as np
+
+    if Path(input_path).is_dir():
+        import SimpleITK as sitk
+
+        r = sitk.ImageSeriesReader()
+        r.SetFileNames(r.GetGDCMSeriesFileNames(str(input_path)))
+        vol = out_dir / "volume.nii.gz"
+        sitk.WriteImage(r.Execute(), str(vol))
+        input_path = vol
+    img = nib.load(str(input_path))
+    data = np.asanyarray(img.dataobj)
+    lab = (data > 200).astype(np.uint8)
+    nib.save(nib.Nifti1Image(lab, img.affine), str(out_dir / "lesions.nii.gz"))
+    idx = np.argwhere(lab)
+    lesions = []
+    if len(idx):
+        c = nib.affines.apply_affine(img.affine, idx.mean(0))
+        vox_ml = float(np.prod(img.header.get_zooms()[:3])) / 1000
+        lesions.append({"id": 1, "centroid_mm": [round(float(v), 2) for v in c],
+                        "volume_ml": round(len(idx) * vox_ml, 3),
+                        "longest_axial_diameter_mm": 8.0, "perpendicular_diameter_mm": 8.0,
+                        "max_diameter_mm": 12.0, "location": "supratentorial",
+                        "confidence": 0.9})
+    (out_dir / "lesions.json").write_text(json.dumps({
+        "input": str(input_path), "shape": list(data.shape),
+        "voxel_size_mm": [float(z) for z in img.header.get_zooms()[:3]],
+        "detector": {"name": "test-threshold", "version": "0"}, "lesions": lesions}))
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.imsave(out_dir / "overlay.png", data[:, :, data.shape[2] // 2].T, cmap="gray")
+    return {"lesions": lesions}
+
+
+class Api:
+    """A TestClient plus one token per role."""
+
+    def __init__(self, client, tokens: dict[str, str], store) -> None:
+        self.client, self.tokens, self.store = client, tokens, store
+
+    def h(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def get(self, url: str, who: str = "a", **kw):
+        return self.client.get(url, headers=self.h(who), **kw)
+
+    def post(self, url: str, who: str = "a", **kw):
+        return self.client.post(url, headers=self.h(who), **kw)
+
+    def put(self, url: str, who: str = "a", **kw):
+        return self.client.put(url, headers=self.h(who), **kw)
+
+    def wait_job(self, job: str, who: str = "a", timeout: float = 60.0) -> dict:
+        self.client.app.state.jobs.wait(job, timeout)
+        r = self.get(f"/api/jobs/{job}", who)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def audit(self, pid: str | None = None):
+        from brainmets.store import repo
+
+        with self.store.session() as s:
+            return repo.audit_entries(s, pid, 1000)
+
+
+def make_api(store, scan_fn=fake_scan, **settings):
+    from fastapi.testclient import TestClient
+
+    from brainmets.service.app import create_app
+    from brainmets.service.settings import Settings
+    from brainmets.store import repo
+
+    tokens = {}
+    with store.session() as s:
+        for name, role in (("a", "clinician"), ("b", "clinician"), ("r", "researcher"),
+                           ("admin", "admin")):
+            _, tokens[name] = repo.create_user(s, name, role)
+    app = create_app(store, Settings(**settings), scan_fn=scan_fn)
+    return Api(TestClient(app), tokens, store)
+
+
+@pytest.fixture
+def api(store):
+    a = make_api(store, max_upload_mb=2)
+    with a.client:
+        yield a
+
+
+@pytest.fixture
+def sqlite_api(tmp_path):
+    from brainmets.store import open_store
+
+    st = open_store(None, tmp_path / "data")
+    a = make_api(st, max_upload_mb=2)
+    with a.client:
+        yield a
+    st.dispose()
+
+
+def dicom_slice(series_uid: str, i: int, rows: int = 16) -> bytes:
+    import numpy as np
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = "1.2.3", series_uid
+    ds.FrameOfReferenceUID = "1.2.3.9"
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Doe^Jane", "MRN-0042", "19600101"
+    ds.InstitutionName = "General Hospital"
+    ds.Modality = "MR"
+    ds.Rows = ds.Columns = rows
+    ds.PixelSpacing = [2.0, 2.0]
+    ds.SliceThickness = 3.0
+    ds.ImagePositionPatient = [0.0, 0.0, 3.0 * i]
+    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    ds.InstanceNumber = i + 1
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    arr = np.full((rows, rows), 100, np.uint16)
+    if 4 <= i <= 7:
+        arr[6:10, 6:10] = 300
+    ds.PixelData = arr.tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+
+
+@pytest.fixture
+def helpers():
+    """Helpers for test modules (pytest's importlib mode cannot import conftest directly)."""
+    import types
+
+    return types.SimpleNamespace(PATIENT=PATIENT, tiny_nifti=tiny_nifti, fake_scan=fake_scan,
+                                 make_api=make_api, dicom_slice=dicom_slice)

@@ -1,0 +1,361 @@
+"""REST API under ``/api`` (fixed paths: see CONTRACT and the issue; do not rename)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from brainmets.model import Assessment, InputError, parse_patient
+from brainmets.service import core, fhir
+from brainmets.service.auth import check_patient, current_user, require_writer
+from brainmets.service.jobs import scan_dir
+from brainmets.service.uploads import UploadError, stage_upload
+from brainmets.store import repo
+from brainmets.store.models import Patient, Scan, TimePoint, User
+
+router = APIRouter(prefix="/api")
+
+
+class Created(BaseModel):
+    id: str = Field(description="registry id of the patient")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class JobAccepted(BaseModel):
+    job: str
+    status: str
+
+
+class JobStatus(BaseModel):
+    job: str
+    status: str = Field(description="queued | running | done | failed")
+    patient_id: str
+    error: str | None = None
+    n_lesions: int | None = None
+    links: dict[str, str] = Field(default_factory=dict)
+
+
+PATIENT_BODY = Body(
+    ...,
+    description="A CONTRACT §1 patient record, or a FHIR R4B Bundle of Patient, Condition and "
+    "Observation resources (KPS LOINC 89243-0, ECOG LOINC 89247-1).",
+    examples=[{"age": 62, "kps": 80, "primary": {"site": "nsclc", "egfr": "positive"},
+               "extracranial_metastases": False, "brain_metastases": {"count": 2}}],
+)
+
+
+class InvalidRecord(Exception):
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+
+
+def invalid_response(messages: list[str]) -> JSONResponse:
+    """422 with one entry per field path (``loc`` as in FastAPI's own validation errors)."""
+    detail = []
+    for m in messages:
+        path, _, msg = m.partition(": ")
+        detail.append({"loc": ["body", *path.replace("[", ".").replace("]", "").split(".")],
+                       "field": path, "msg": msg or m, "type": "value_error"})
+    return JSONResponse({"detail": detail, "errors": messages}, status_code=422)
+
+
+def _parse_body(data: Any) -> tuple[dict[str, Any], str | None, list[str]]:
+    name = None
+    notes: list[str] = []
+    try:
+        if fhir.is_bundle(data):
+            data, name, notes = fhir.bundle_to_record(data)
+        patient = parse_patient(data)
+    except InputError as exc:
+        raise InvalidRecord(exc.messages) from None
+    warnings = notes + [f"unknown field kept but not used: {f}" for f in patient.unknown_fields()]
+    return patient.model_dump(mode="json", exclude_none=True), name, warnings
+
+
+def _store(request: Request):  # noqa: ANN202
+    return request.app.state.store
+
+
+def _get_patient(request: Request, s: Any, user: User, pid: str, write: bool = False) -> Patient:
+    request.state.patient_id = pid if len(pid) <= 32 else None
+    return check_patient(user, s.get(Patient, pid) if len(pid) <= 32 else None, write)
+
+
+@router.get("/patients", summary="List the patients this token may read")
+def list_patients(request: Request, limit: int = 100, offset: int = 0,
+                  user: User = Depends(current_user)) -> list[dict[str, Any]]:
+    limit, offset = max(1, min(limit, 500)), max(0, min(offset, 10**9))
+    with _store(request).session() as s:
+        return [core.patient_view(s, p, user) for p in
+                repo.visible_patients(s, user, limit, offset)]
+
+
+@router.post("/patients", status_code=201, response_model=Created,
+             summary="Create a patient (CONTRACT §1 JSON or FHIR R4B Bundle)")
+def create_patient(request: Request, body: dict[str, Any] = PATIENT_BODY,
+                   user: User = Depends(require_writer)) -> Created:
+    record, name, warnings = _parse_body(body)
+    with _store(request).session() as s:
+        p = repo.create_patient(s, user, record, name)
+        request.state.patient_id = p.id
+    return Created(id=p.id, warnings=warnings)
+
+
+@router.get("/patients/{pid}", summary="One patient: record, version and scans")
+def get_patient(request: Request, pid: str, user: User = Depends(current_user)) -> dict[str, Any]:
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid)
+        return core.patient_view(s, p, user)
+
+
+@router.put("/patients/{pid}", response_model=Created,
+            summary="Replace a patient's record (CONTRACT §1 JSON or FHIR R4B Bundle)")
+def put_patient(request: Request, pid: str, body: dict[str, Any] = PATIENT_BODY,
+                user: User = Depends(require_writer)) -> Created:
+    record, name, warnings = _parse_body(body)
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid, write=True)
+        repo.update_patient(s, p, record, name)
+    return Created(id=pid, warnings=warnings)
+
+
+@router.get("/patients/{pid}/assessment", response_model=Assessment,
+            summary="CONTRACT §2 assessment of the patient's current record")
+def get_assessment(request: Request, pid: str,
+                   user: User = Depends(current_user)) -> dict[str, Any]:
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid)
+        return core.assessment(s, p)
+
+
+@router.get("/patients/{pid}/response", summary="Response time line (RANO-BM when available)")
+def get_response(request: Request, pid: str, user: User = Depends(current_user)) -> dict[str, Any]:
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid)
+        return core.timeline(p, core.deid_for(user))
+
+
+@router.post("/patients/{pid}/scans", status_code=202, response_model=JobAccepted,
+             summary="Upload an MRI (NIfTI or a zip of one DICOM series); starts a scan job")
+def upload_scan(
+    request: Request,
+    pid: str,
+    file: UploadFile = File(..., description="NIfTI (.nii/.nii.gz) or .zip of one DICOM series"),
+    date: str | None = Form(None, description="scan date YYYY-MM-DD (default: today, UTC)"),
+    steroid_mg_day: float | None = Form(None, ge=0, le=100),
+    clinical_status: str | None = Form(None, pattern="^(improved|stable|worse)$"),
+    user: User = Depends(require_writer),
+) -> JobAccepted:
+    store = _store(request)
+    settings = request.app.state.settings
+    try:
+        when = dt.date.fromisoformat(date) if date else dt.datetime.now(dt.UTC).date()
+    except ValueError:
+        raise InvalidRecord([f"date: expected YYYY-MM-DD, got {date!r}"]) from None
+    with store.session() as s:  # access check before reading a byte of the upload
+        _get_patient(request, s, user, pid, write=True)
+    tmp_root = store.data_dir / "tmp"
+    tmp_root.mkdir(exist_ok=True)
+    try:
+        staged = stage_upload(file.file, tmp_root, settings)
+    except UploadError as exc:
+        if exc.status == 422:
+            raise InvalidRecord([exc.message]) from None
+        raise HTTPException(exc.status, exc.message) from None
+    final = None
+    try:
+        with store.session() as s:
+            p = _get_patient(request, s, user, pid, write=True)
+            tp = s.scalar(select(TimePoint).where(TimePoint.patient_id == p.id,
+                                                  TimePoint.date == when))
+            if tp is None:
+                tp = TimePoint(patient_id=p.id, date=when)
+                s.add(tp)
+            if steroid_mg_day is not None:
+                tp.steroid_mg_day = steroid_mg_day
+            if clinical_status is not None:
+                tp.clinical_status = clinical_status
+            s.flush()
+            scan = Scan(patient_id=p.id, timepoint_id=tp.id, kind=staged.kind, status="queued",
+                        sha256=staged.sha256, size_bytes=staged.size_bytes)
+            s.add(scan)
+            s.flush()
+            final = scan_dir(store, scan.id)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged.folder, final)  # files in place before the row is committed
+            scan_id = scan.id
+    except BaseException:
+        staged.discard()
+        if final is not None:
+            shutil.rmtree(final, ignore_errors=True)
+        raise
+    request.app.state.jobs.submit(scan_id)
+    return JobAccepted(job=scan_id, status="queued")
+
+
+@router.get("/jobs/{job}", response_model=JobStatus, summary="Status of a scan job")
+def get_job(request: Request, job: str, user: User = Depends(current_user)) -> JobStatus:
+    with _store(request).session() as s:
+        scan = s.get(Scan, job) if len(job) <= 32 else None
+        if scan is None:
+            raise HTTPException(404, "no such job")
+        p = _get_patient(request, s, user, scan.patient_id)
+        view = core.scan_view(scan, None, core.deid_for(user))
+        return JobStatus(job=scan.id, status=scan.status, patient_id=p.id,
+                         error=scan.error, n_lesions=view["n_lesions"]
+                         if scan.status == "done" else None, links=view["links"])
+
+
+def _scan_for(request: Request, s: Any, user: User, pid: str, sid: str | None) -> Scan:
+    p = _get_patient(request, s, user, pid)
+    if sid is None:
+        scan = repo.latest_done_scan(s, p.id)
+        if scan is None:
+            raise HTTPException(404, "no completed scan for this patient")
+        return scan
+    scan = s.get(Scan, sid) if len(sid) <= 32 else None
+    if scan is None or scan.patient_id != p.id:
+        raise HTTPException(404, "no such scan for this patient")
+    if scan.status != "done":
+        raise HTTPException(409, f"scan is {scan.status}, not done")
+    return scan
+
+
+FILES = {
+    "lesions.nii.gz": ("out/lesions.nii.gz", "application/gzip"),
+    "overlay.png": ("out/overlay.png", "image/png"),
+    "lesions.json": ("out/lesions.json", "application/json"),
+    "seg.dcm": ("out/seg.dcm", "application/dicom"),
+}
+
+
+def _send(request: Request, user: User, pid: str, sid: str | None, name: str) -> Response:
+    store = _store(request)
+    with store.session() as s:
+        scan = _scan_for(request, s, user, pid, sid)
+        folder = scan_dir(store, scan.id)
+        de = core.deid_for(user)
+    request.state.audit_action = "download"
+    if name == "volume.nii.gz":
+        path = folder / "out" / "volume.nii.gz"
+        if not path.exists():
+            path = folder / "input.nii.gz"
+        if not path.exists():
+            path = folder / "input.nii"
+        if not path.exists():
+            raise HTTPException(404, "no viewer volume for this scan")
+        if de:
+            return Response(_deid_nifti(path), media_type="application/gzip")
+        media = "application/gzip" if path.suffix == ".gz" else "application/octet-stream"
+        return FileResponse(path, media_type=media, filename=f"volume{''.join(path.suffixes)}")
+    rel, media = FILES[name]
+    path = folder / rel
+    if not path.exists():
+        what = "DICOM SEG (written for DICOM input only)" if name == "seg.dcm" else name
+        raise HTTPException(404, f"no {what} for this scan")
+    if name == "seg.dcm" and de:
+        return Response(_deid_dicom(path, request), media_type=media,
+                        headers={"Content-Disposition": 'attachment; filename="seg.dcm"'})
+    if name == "lesions.json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data.pop("input", None)
+        return JSONResponse(data)
+    return FileResponse(path, media_type=media, filename=name)
+
+
+def _deid_dicom(path: Any, request: Request) -> bytes:
+    import io
+
+    import pydicom
+
+    from brainmets.service import deid
+
+    ds = pydicom.dcmread(path)
+    deid.dicom(ds, request.app.state.deid_salt)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def _deid_nifti(path: Any) -> bytes:
+    import gzip
+
+    import nibabel as nib
+
+    img = nib.load(str(path))
+    hdr = img.header.copy()
+    for key in ("descrip", "aux_file", "intent_name", "db_name"):
+        if key in hdr:
+            hdr[key] = b""
+    out = nib.Nifti1Image(img.dataobj, img.affine, hdr)
+    return gzip.compress(out.to_bytes(), compresslevel=1)
+
+
+@router.get("/patients/{pid}/scans/{sid}/{name}", summary="Download one scan output",
+            description="name: lesions.nii.gz (label map), volume.nii.gz (the MRI), "
+            "overlay.png, lesions.json, seg.dcm (DICOM SEG, DICOM input only; de-identified "
+            "for researchers)")
+def download_scan_file(request: Request, pid: str, sid: str, name: str,
+                       user: User = Depends(current_user)) -> Response:
+    if name not in FILES and name != "volume.nii.gz":
+        raise HTTPException(404, f"unknown file {name!r}")
+    return _send(request, user, pid, sid, name)
+
+
+@router.get("/patients/{pid}/labelmap.nii.gz", summary="Lesion label map of the latest scan")
+def labelmap(request: Request, pid: str, user: User = Depends(current_user)) -> Response:
+    return _send(request, user, pid, None, "lesions.nii.gz")
+
+
+@router.get("/patients/{pid}/seg.dcm", summary="DICOM SEG of the latest scan (DICOM input)")
+def seg(request: Request, pid: str, user: User = Depends(current_user)) -> Response:
+    return _send(request, user, pid, None, "seg.dcm")
+
+
+@router.get("/patients/{pid}/fhir", summary="FHIR R4B DiagnosticReport (validated)")
+def get_fhir(request: Request, pid: str, user: User = Depends(current_user)) -> Response:
+    from brainmets.service import deid
+
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid)
+        a = core.assessment(s, p)
+        _, lesions = core.latest_lesions(s, p)
+        de = core.deid_for(user)
+        rec = deid.record(p.record) if de else p.record
+        doc = fhir.diagnostic_report(p.id, rec, a, lesions, de, None if de else p.display_name)
+    return Response(json.dumps(doc), media_type="application/fhir+json")
+
+
+@router.get("/patients/{pid}/report.pdf", summary="Tumour-board PDF report",
+            response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+def report_pdf(request: Request, pid: str, user: User = Depends(current_user)) -> Response:
+    from brainmets.report.pdf import render_pdf
+
+    store = _store(request)
+    with store.session() as s:
+        p = _get_patient(request, s, user, pid)
+        ctx = core.report_context(store, s, p, user)
+    request.state.audit_action = "download"
+    pdf = render_pdf(ctx)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="report-{pid[:8]}.pdf"'})
+
+
+@router.get("/patients/{pid}/audit", summary="Audit trail of one patient (admin only)")
+def patient_audit(request: Request, pid: str, user: User = Depends(current_user)) -> list[dict]:
+    if user.role != "admin":
+        raise HTTPException(403, "audit trail: admin only")
+    with _store(request).session() as s:
+        request.state.patient_id = pid if len(pid) <= 32 else None
+        return [{"at": r.at.isoformat() + "Z", "user": r.user_name, "role": r.role,
+                 "action": r.action, "resource": r.resource, "outcome": r.outcome,
+                 "status": r.status_code} for r in repo.audit_entries(s, pid, 500)]

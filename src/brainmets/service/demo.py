@@ -1,0 +1,71 @@
+"""Demo seeding for ``brainmets serve --demo`` / ``brainmets demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from brainmets.store import repo
+from brainmets.store.db import Store
+
+DEMO_PATIENT: dict[str, Any] = {
+    "id": "DEMO-001",
+    "age": 62,
+    "sex": "female",
+    "kps": 80,
+    "ecog": 1,
+    "primary": {"site": "nsclc", "histology": "adenocarcinoma", "controlled": True,
+                "egfr": "positive", "alk": "negative", "ros1": "negative"},
+    "extracranial_metastases": False,
+    "symptoms": {"status": "asymptomatic"},
+    "therapy": {"systemic_options_available": True},
+}
+
+
+def seed(store: Store, mri: Path | None = None, user_name: str = "demo",
+         record: dict[str, Any] | None = None, scan_fn: Any = None) -> dict[str, Any]:
+    """Create a demo clinician (new token each call), the demo patient and, when ``mri`` is
+    given (a NIfTI file), a completed scan of it. Returns {"token", "patient_id", "scan_id"}."""
+    import datetime as dt
+    import shutil
+
+    from brainmets.model import parse_patient
+    from brainmets.service.jobs import JobRunner, scan_dir
+    from brainmets.store.models import Scan, TimePoint, User
+
+    rec = parse_patient(record or DEMO_PATIENT).model_dump(mode="json", exclude_none=True)
+    with store.session() as s:
+        user = s.query(User).filter(User.name == user_name).one_or_none()
+        if user is None:
+            user, token = repo.create_user(s, user_name, "clinician")
+        else:  # rotate the demo token so it can be printed again
+            import secrets
+
+            token = repo.TOKEN_PREFIX + secrets.token_urlsafe(32)
+            user.token_hash, user.active = repo.hash_token(token), True
+        p = repo.create_patient(s, user, rec, "Demo Patient")
+        pid = p.id
+        scan_id = None
+        if mri is not None:
+            import hashlib
+
+            tp = TimePoint(patient_id=pid, date=dt.datetime.now(dt.UTC).date())
+            s.add(tp)
+            s.flush()
+            data = Path(mri).read_bytes()
+            scan = Scan(patient_id=pid, timepoint_id=tp.id, kind="nifti", status="queued",
+                        sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+            s.add(scan)
+            s.flush()
+            scan_id = scan.id
+            folder = scan_dir(store, scan_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            name = "input.nii.gz" if str(mri).endswith(".gz") else "input.nii"
+            shutil.copyfile(mri, folder / name)
+    if scan_id is not None:
+        runner = JobRunner(store, scan_fn)
+        try:
+            runner.run(scan_id)
+        finally:
+            runner.shutdown()
+    return {"token": token, "patient_id": pid, "scan_id": scan_id}
