@@ -1,0 +1,385 @@
+"""Lesion detection behind a small :class:`Detector` protocol.
+
+Default: :class:`ClassicalDetector` (training-free, CPU, seconds):
+
+1. Bias-corrected intensities normalised to the white-matter level (``preprocess``); a working
+   grid of isotropic ``ws`` mm (1-1.5 mm) so every filter is in millimetres whatever the voxels.
+2. Enhancing signal ``E = max(I - (1 + 0.5 noise), 0)``: normal brain tissue is at or below the
+   white-matter level on T1c, so only enhancing structures (lesions, vessels, dura, sinuses,
+   choroid plexus) and noise survive.
+3. Multi-scale blob response: at sigmas covering 2-40 mm lesions, the scale-normalised Hessian
+   of the Gaussian-smoothed ``E`` at its local maxima; blobness ``b = -sigma^2 * lambda_max``
+   (the eigenvalue closest to zero) is large only when the signal curves down in all three
+   directions: tubes (one flat direction) and sheets (two) score ~0. The threshold per scale is
+   calibrated on a pure-noise cube at the scan's own noise level (no fixed CNR).
+4. Per candidate, segmentation by a local half-maximum threshold between the lesion peak and the
+   surrounding tissue, limited to a ball of the detected radius; ring lesions get their core
+   filled (closing + hole filling).
+5. Explicit rejection of known false positives, each with a recorded reason:
+
+   * ``vessel``: elongated region (inertia axis ratio) or Hessian eigenvalue ratio of a tube;
+   * ``dura_sinus``: centroid within ``SURFACE_MM`` of the brain surface, or most of the region
+     on the surface (dura, superior sagittal / transverse sinuses);
+   * ``choroid_plexus``: surrounded by CSF-dark voxels deep in the brain (in the ventricles), or
+     a mirror-symmetric twin across the mid-sagittal plane next to CSF;
+   * ``weak``: contrast to the surroundings below ``MIN_CONTRAST`` x white matter.
+
+A second implementation (:mod:`brainmets.imaging.detect_model`) runs a user-supplied model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from brainmets.imaging import preprocess as pp
+from brainmets.imaging.volume import Volume
+
+SIGMAS_MM = (0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3)
+SURFACE_MM = 3.0
+MIN_CONTRAST = 0.12  # lesion peak above surroundings, x white-matter level
+MAX_ELONGATION = 3.0  # sqrt of inertia eigenvalue ratio (major / minor axis)
+SHEET_ELONGATION = 2.0  # with a low Hessian eigenvalue ratio: tube or sheet
+MIN_EIG_RATIO = 0.12  # lambda_max / lambda_min at the detection scale (1 sphere, 0 tube)
+CSF_LEVEL = 0.55  # x white matter: darker voxels count as CSF
+PLEXUS_CSF_FRACTION = 0.45
+PLEXUS_DEPTH_MM = 12.0
+
+
+@dataclass
+class Detection:
+    """Detector output on the grid of the volume it was given."""
+
+    labels: np.ndarray  # int32, 0 background, k = candidate k
+    confidence: dict[int, float]
+    features: dict[int, dict] = field(default_factory=dict)
+    rejected: list[dict] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    name: str
+    version: str
+
+    def detect(self, volume: Volume, mask: np.ndarray) -> Detection: ...
+
+
+def _hessian_at(g: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Central-difference Hessians (voxel units) of ``g`` at integer points ``(n, 3)``."""
+    n = len(pts)
+    h = np.zeros((n, 3, 3), dtype=np.float64)
+    p = pts.astype(np.intp)
+    c = g[p[:, 0], p[:, 1], p[:, 2]].astype(np.float64)
+    unit = np.eye(3, dtype=np.intp)
+
+    def val(off: np.ndarray) -> np.ndarray:
+        q = p + off
+        return g[q[:, 0], q[:, 1], q[:, 2]].astype(np.float64)
+
+    for a in range(3):
+        h[:, a, a] = val(unit[a]) + val(-unit[a]) - 2 * c
+        for b in range(a + 1, 3):
+            v = (val(unit[a] + unit[b]) - val(unit[a] - unit[b]) - val(-unit[a] + unit[b])
+                 + val(-unit[a] - unit[b])) / 4.0
+            h[:, a, b] = h[:, b, a] = v
+    return h
+
+
+def _blob_candidates(e: np.ndarray, mask: np.ndarray, ws: float, gmin: float) -> list[np.ndarray]:
+    """Per scale: array rows (i, j, k, sigma_mm, b, ratio, g) at local maxima (working grid)."""
+    out = []
+    e_half = None
+    for s_mm in SIGMAS_MM:
+        sv = s_mm / ws
+        if sv >= 3.0:
+            if e_half is None:
+                e_half = ndi.gaussian_filter(e, 1.0)[::2, ::2, ::2]
+                m_half = mask[::2, ::2, ::2]
+            g = ndi.gaussian_filter(e_half, np.sqrt(max(sv**2 - 1.0, 0.25)) / 2.0)
+            m, h, f = m_half, 2.0 * ws, 2
+        else:
+            g = ndi.gaussian_filter(e, sv)
+            m, h, f = mask, ws, 1
+        mx = ndi.maximum_filter(g, size=3)
+        peak = (g >= mx) & (g > gmin) & m
+        peak[[0, -1], :, :] = False
+        peak[:, [0, -1], :] = False
+        peak[:, :, [0, -1]] = False
+        pts = np.argwhere(peak)
+        if len(pts) == 0:
+            continue
+        if len(pts) > 20000:  # keep the strongest maxima only
+            gv = g[tuple(pts.T)]
+            pts = pts[np.argsort(gv)[-20000:]]
+        hs = _hessian_at(g, pts) * (s_mm**2 / h**2)
+        lam = np.linalg.eigvalsh(hs)  # ascending
+        b = -lam[:, 2]
+        ratio = np.where(lam[:, 0] < 0, lam[:, 2] / np.minimum(lam[:, 0], -1e-12), 0.0)
+        keep = b > 0
+        pts, b, ratio = pts[keep], b[keep], ratio[keep]
+        gv = g[tuple(pts.T)]
+        rows = np.column_stack(
+            [pts * f, np.full(len(pts), s_mm), b, ratio, gv]
+        ).astype(np.float64)
+        out.append(rows)
+    return out
+
+
+def _noise_thresholds(noise: float, ws: float, gmin: float, seed: int = 0) -> dict[float, float]:
+    """Largest blobness that pure noise reaches, per scale, at the scan's noise level."""
+    rng = np.random.default_rng(seed)
+    n = 40
+    img = (1.0 + rng.normal(0.0, noise, (n, n, n))).astype(np.float32)
+    e = np.maximum(img - (1.0 + 0.5 * noise), 0.0).astype(np.float32)
+    m = np.ones(e.shape, dtype=bool)
+    thr: dict[float, float] = {s: 0.0 for s in SIGMAS_MM}
+    for rows in _blob_candidates(e, m, ws, gmin * 0.0 + 1e-9):
+        if len(rows):
+            s = float(rows[0, 3])
+            thr[s] = float(np.max(rows[:, 4]))
+    return thr
+
+
+def _ball(shape: tuple[int, ...], centre: np.ndarray, r_vox: float) -> np.ndarray:
+    zz = [np.arange(s) - c for s, c in zip(shape, centre, strict=True)]
+    d2 = zz[0][:, None, None] ** 2 + zz[1][None, :, None] ** 2 + zz[2][None, None, :] ** 2
+    return d2 <= r_vox**2
+
+
+class ClassicalDetector:
+    """Multi-scale 3-D Hessian blob detector with explicit confounder rejection."""
+
+    name = "classical-hessian-blob"
+    version = "0.1.0"
+
+    def __init__(self, sensitivity: float = 1.0) -> None:
+        self.sensitivity = float(sensitivity)  # > 1 lowers thresholds
+
+    def detect(self, volume: Volume, mask: np.ndarray) -> Detection:
+        import cc3d
+
+        data, aff = volume.data, volume.affine
+        sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
+        ws = float(min(max(1.0, sp.min()), 1.5))
+        # crop to the brain
+        idx = np.argwhere(mask)
+        margin = np.ceil(6.0 / sp).astype(int)
+        lo = np.maximum(idx.min(0) - margin, 0)
+        hi = np.minimum(idx.max(0) + margin + 1, data.shape)
+        crop = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        bias = pp.fit_bias(data, aff, mask)
+        field_c = bias.on_grid(aff, tuple(hi - lo), offset=tuple(lo))
+        img = data[crop] / np.maximum(field_c, 1e-6)
+        mc = mask[crop]
+        wm = pp.wm_level(img[mc])
+        img = (img / max(wm, 1e-12)).astype(np.float32)
+        # working grid
+        same = np.allclose(sp, ws, rtol=0.05)
+        if same:
+            iw, mw, zoom = img, mc, np.ones(3)
+        else:
+            zoom = ws / sp  # working index -> crop index
+            shape_w = tuple(int(np.floor((n - 1) / z)) + 1 for n, z in zip(img.shape, zoom,
+                                                                            strict=True))
+            iw = ndi.affine_transform(img, zoom, output_shape=shape_w, order=1, mode="nearest")
+            mw = ndi.affine_transform(mc.astype(np.float32), zoom, output_shape=shape_w,
+                                      order=1, mode="constant") > 0.5
+        iw = iw.astype(np.float32)
+        noise = pp.noise_sd(iw, mw)
+        e = np.where(mw, np.maximum(iw - (1.0 + 0.5 * noise), 0.0), 0.0).astype(np.float32)
+        gmin = 0.25 * noise
+        cands = _blob_candidates(e, mw, ws, gmin)
+        nthr = _noise_thresholds(noise, ws, gmin)
+        depth = ndi.distance_transform_edt(mw) * ws  # mm to the brain surface
+        world_w = np.diag(np.append(zoom, 1.0))  # working idx -> crop idx
+        aff_w = aff.copy()
+        aff_w[:3, 3] = aff[:3, :3] @ lo + aff[:3, 3]
+        aff_w = aff_w @ world_w  # working idx -> world
+        info = {"ws_mm": ws, "noise": noise, "wm_level": wm, "bias_coef": bias.coef.tolist()}
+        rows = np.concatenate(cands) if cands else np.zeros((0, 7))
+        if len(rows):
+            sig = rows[:, 3]
+            thr = np.array([nthr.get(float(s), 0.0) for s in sig])
+            # absolute floor: a sphere of MIN_CONTRAST at its matched scale gives b ~ 0.08 c
+            floor = 0.08 * MIN_CONTRAST
+            keep = rows[:, 4] * self.sensitivity > np.maximum(1.25 * thr, floor)
+            rows = rows[keep]
+            rows = rows[np.argsort(-rows[:, 4])]
+        info["n_candidates"] = int(len(rows))
+        labels = np.zeros(iw.shape, dtype=np.int32)
+        feats: dict[int, dict] = {}
+        conf: dict[int, float] = {}
+        rejected: list[dict] = []
+        accepted_pts: list[tuple[np.ndarray, float]] = []
+        xmid = float(np.median((np.argwhere(mw[::2, ::2, ::2]) * 2 @ aff_w[:3, :3].T)[:, 0]
+                               + aff_w[0, 3]))
+        n_lab = 0
+        for row in rows[:400]:
+            p = row[:3]
+            s_mm = row[3]
+            r_est = s_mm * np.sqrt(3.0)
+            if labels[tuple(p.astype(int))] > 0:
+                continue
+            if any(np.linalg.norm((p - q) * ws) < max(rq, r_est) * 0.8 for q, rq in accepted_pts):
+                continue
+            region, f = self._segment(iw, mw, depth, p, r_est, ws, noise)
+            if region is None:
+                continue
+            sl, reg = region
+            if (labels[sl][reg] > 0).mean() > 0.3:
+                continue
+            f["blobness"] = float(row[4])
+            f["eig_ratio"] = float(row[5])
+            f["sigma_mm"] = float(s_mm)
+            f["b_over_noise"] = float(row[4] / max(nthr.get(float(s_mm), 1e-6), 1e-6))
+            cw = np.append(np.array(f["centroid_w"]), 1.0) @ aff_w.T
+            f["centroid_world"] = cw[:3].tolist()
+            reason = self._reject_reason(f)
+            accepted_pts.append((p, r_est))
+            if reason:
+                rejected.append({"reason": reason, "centroid_mm": [round(v, 1) for v in cw[:3]],
+                                 "volume_ml": round(f["volume_mm3"] / 1000, 4)})
+                continue
+            n_lab += 1
+            sub = labels[sl]
+            sub[reg & (sub == 0)] = n_lab
+            f["confidence"] = self._confidence(f)
+            feats[n_lab] = f
+            conf[n_lab] = f["confidence"]
+        # choroid plexus: mirror-symmetric pairs deep in the brain next to CSF
+        ids = list(feats)
+        for a in ids:
+            fa = feats.get(a)
+            if fa is None or fa["depth_mm"] < PLEXUS_DEPTH_MM or fa["csf_fraction"] < 0.2:
+                continue
+            ca = np.array(fa["centroid_world"])
+            mirror = ca.copy()
+            mirror[0] = 2 * xmid - ca[0]
+            for b in ids:
+                fb = feats.get(b)
+                if b == a or fb is None or fb["csf_fraction"] < 0.2:
+                    continue
+                if np.linalg.norm(np.array(fb["centroid_world"]) - mirror) < 10.0 and abs(
+                    ca[0] - xmid
+                ) > 5.0:
+                    for k in (a, b):
+                        rejected.append({"reason": "choroid_plexus",
+                                         "centroid_mm": [round(float(v), 1) for v in
+                                                         feats[k]["centroid_world"]],
+                                         "volume_ml": round(feats[k]["volume_mm3"] / 1000, 4)})
+                        labels[labels == k] = 0
+                        feats.pop(k, None)
+                        conf.pop(k, None)
+                    break
+        # back to the input (canonical) grid
+        if same:
+            lab_c = labels
+        else:
+            inv = 1.0 / zoom
+            lab_c = ndi.affine_transform(labels, inv, output_shape=tuple(hi - lo), order=0,
+                                         mode="constant")
+        full = np.zeros(data.shape, dtype=np.int32)
+        full[crop] = lab_c
+        # keep candidate ids stable but drop those lost by resampling
+        present = set(np.unique(full).tolist()) - {0}
+        feats = {k: v for k, v in feats.items() if k in present}
+        conf = {k: v for k, v in conf.items() if k in present}
+        info["n_rejected"] = len(rejected)
+        del cc3d
+        return Detection(labels=full, confidence=conf, features=feats, rejected=rejected,
+                         info=info)
+
+    # ------------------------------------------------------------------ per candidate
+    def _segment(self, iw, mw, depth, p, r_est, ws, noise):
+        rc = (2.4 * r_est + 5.0) / ws
+        lo = np.maximum(np.floor(p - rc).astype(int), 0)
+        hi = np.minimum(np.ceil(p + rc).astype(int) + 1, iw.shape)
+        sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+        sub = iw[sl]
+        msub = mw[sl]
+        c = p - lo
+        inner = _ball(sub.shape, c, max(0.8 * r_est, 1.5) / ws)
+        outer = _ball(sub.shape, c, (1.6 * r_est + 2.0) / ws)
+        shell = _ball(sub.shape, c, (2.4 * r_est + 4.0) / ws) & ~outer & msub
+        if inner.sum() == 0 or shell.sum() < 10:
+            return None, {}
+        peak = float(np.percentile(sub[inner], 95))
+        bg = float(np.median(sub[shell]))
+        contrast = peak - bg
+        if contrast <= 0:
+            return None, {}
+        thr = max(bg + 0.5 * contrast, 1.0 + 0.5 * noise)
+        cap = _ball(sub.shape, c, (1.8 * r_est + 2.0) / ws) & msub
+        reg = (sub > thr) & cap
+        import cc3d
+
+        lab = cc3d.connected_components(reg.astype(np.uint8), connectivity=26)
+        seedv = lab[inner & reg]
+        if seedv.size == 0:
+            return None, {}
+        k = int(np.bincount(seedv).argmax())
+        reg = lab == k
+        n_rim = int(reg.sum())
+        filled = ndi.binary_fill_holes(ndi.binary_closing(reg, iterations=1) | reg) & cap
+        added = filled & ~reg
+        if filled.sum() > 1.15 * n_rim + 3 and float(sub[added].mean()) < bg + 0.25 * contrast:
+            reg = filled
+            ring = True
+        else:
+            reg = ndi.binary_fill_holes(reg)
+            ring = False
+        vox = ws**3
+        pts = np.argwhere(reg).astype(np.float64)
+        cen = pts.mean(axis=0)
+        if len(pts) >= 4:
+            cov = np.cov((pts * ws).T) + np.eye(3) * (ws**2 / 12.0)
+            ev = np.clip(np.linalg.eigvalsh(cov), 1e-9, None)
+            elong = float(np.sqrt(ev[2] / ev[0]))
+        else:
+            elong = 1.0
+        dsub = depth[sl]
+        dil = ndi.binary_dilation(reg, iterations=max(1, int(round(2.0 / ws)))) & ~reg
+        ring_vals = sub[dil & msub]
+        csf_frac = float((ring_vals < CSF_LEVEL).mean()) if ring_vals.size else 0.0
+        cidx = tuple(np.clip(np.round(cen).astype(int), 0, np.array(sub.shape) - 1))
+        f = {
+            "centroid_w": (cen + lo).tolist(),
+            "volume_mm3": float(reg.sum() * vox),
+            "n_vox": int(reg.sum()),
+            "peak": peak,
+            "background": bg,
+            "contrast": contrast,
+            "cnr": contrast / max(noise, 1e-6),
+            "elongation": elong,
+            "depth_mm": float(dsub[cidx]),
+            "surface_fraction": float((dsub[reg] < 1.5 * ws).mean()),
+            "csf_fraction": csf_frac,
+            "ring_filled": ring,
+        }
+        return (sl, reg), f
+
+    def _reject_reason(self, f: dict) -> str | None:
+        if f["contrast"] < MIN_CONTRAST / self.sensitivity:
+            return "weak"
+        if f["depth_mm"] < SURFACE_MM or f["surface_fraction"] > 0.3:
+            return "dura_sinus"
+        if f["n_vox"] >= 8 and f["elongation"] > MAX_ELONGATION:
+            return "vessel"
+        if f["n_vox"] >= 8 and f["elongation"] > SHEET_ELONGATION and f["eig_ratio"] < 0.35:
+            return "vessel_or_dura"
+        if f["eig_ratio"] < MIN_EIG_RATIO:
+            return "vessel"
+        if f["csf_fraction"] > PLEXUS_CSF_FRACTION and f["depth_mm"] > PLEXUS_DEPTH_MM:
+            return "choroid_plexus"
+        return None
+
+    def _confidence(self, f: dict) -> float:
+        z = np.log(max(f["b_over_noise"], 1e-6)) / 0.5
+        shape = 1.0 - np.clip((f["elongation"] - 1.5) / (MAX_ELONGATION - 1.5), 0, 1) * 0.5
+        cnr = 1.0 - np.exp(-max(f["cnr"], 0.0) / 4.0)
+        p = 1.0 / (1.0 + np.exp(-z))
+        return float(np.clip(p * shape * (0.5 + 0.5 * cnr), 0.0, 1.0))

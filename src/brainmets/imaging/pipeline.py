@@ -1,0 +1,183 @@
+"""``scan``: one scan in, lesions found and measured, outputs written atomically.
+
+Used by the CLI (``brainmets scan``), batch runs, the service and the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainmets.imaging import measure as ms
+from brainmets.imaging import preprocess as pp
+from brainmets.imaging.detect import ClassicalDetector, Detector
+from brainmets.imaging.io import load_volume
+from brainmets.imaging.volume import ImagingInputError, Volume
+
+OUTPUT_FILES = ("lesions.json", "lesions.nii.gz", "overlay.png", "seg.dcm", "patient.json")
+DISCLAIMER = (
+    "Research software, not a medical device: automated detections and measurements must be "
+    "reviewed by a radiologist."
+)
+PATIENT_LESION_FIELDS = {
+    "diameter_mm": "longest_axial_diameter_mm",
+    "volume_ml": "volume_ml",
+    "location": "location",
+    "max_diameter_mm": "max_diameter_mm",
+    "perpendicular_diameter_mm": "perpendicular_diameter_mm",
+    "centroid_mm": "centroid_mm",
+    "enhancement": "enhancement",
+}
+
+
+def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
+    """Detect and measure on a loaded volume. Returns (lesions.json content, arrays)."""
+    t0 = time.perf_counter()
+    det = detector or ClassicalDetector()
+    can = pp.canonical(vol)
+    mask, minfo = pp.brain_mask(can.data, can.spacing)
+    warnings = list(vol.warnings)
+    if mask.sum() < 100:
+        raise ImagingInputError(f"{vol.source}: no brain tissue found in the image")
+    brain_ml = minfo["brain_ml"]
+    if not 300.0 <= brain_ml <= 2500.0:
+        warnings.append(
+            f"brain mask volume {brain_ml:.0f} ml is outside the adult range; check the "
+            "voxel size / field of view (results may be unreliable)"
+        )
+    d = det.detect(Volume(data=can.data, affine=can.affine, source=vol.source), mask)
+    vox_ml = float(abs(np.linalg.det(can.affine[:3, :3]))) / 1000.0
+    final, _ = ms.relabel(d.labels, vox_ml)
+    frame = ms.location_frame(mask, can.affine)
+    lesions = ms.measure_lesions(final, can.affine, frame, d.labels, d.features)
+    for les in lesions:
+        les.setdefault("confidence", None)
+        les.setdefault("enhancement", None)
+    total = float(sum(les["volume_ml"] for les in lesions))
+    largest = lesions[0] if lesions else None
+    reasons: dict[str, int] = {}
+    for r in d.rejected:
+        reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+    sp = vol.spacing
+    result: dict[str, Any] = {
+        "input": vol.source,
+        "input_kind": vol.kind,
+        "shape": list(vol.shape),
+        "voxel_size_mm": [round(float(s), 4) for s in sp],
+        "coordinates": "world RAS+ millimetres (NIfTI convention)",
+        "brain_volume_ml": round(brain_ml, 1),
+        "skull_stripped_input": bool(minfo.get("skull_stripped", False)),
+        "detector": {"name": det.name, "version": det.version},
+        "count": len(lesions),
+        "total_lesion_volume_ml": round(total, 4),
+        "largest_lesion": (
+            {"id": largest["id"], "volume_ml": largest["volume_ml"],
+             "longest_axial_diameter_mm": largest["longest_axial_diameter_mm"]}
+            if largest else None
+        ),
+        "lesions": lesions,
+        "rejected_candidates": reasons,
+        "measurement_notes": [
+            "longest_axial_diameter_mm / perpendicular_diameter_mm: RANO-BM style, in the axial "
+            "voxel slice closest to the world axial plane (convex hull of voxel centres + one "
+            "voxel width); perpendicular = extent perpendicular to the longest diameter",
+            "location: " + ms.LOCATION_METHOD + "; lesions near the tentorium may be misassigned",
+            "confidence: detector score in [0, 1], not a calibrated probability",
+        ],
+        "warnings": warnings,
+        "seconds": None,
+        "disclaimer": DISCLAIMER,
+    }
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    arrays = {"labels_input": can.to_input(final), "labels_canonical": final,
+              "image_canonical": can.data, "affine_canonical": can.affine}
+    return result, arrays
+
+
+def patient_with_lesions(record: dict, result: dict) -> dict:
+    """The patient record with ``brain_metastases.lesions`` replaced by the scan's lesions."""
+    from brainmets.model import parse_patient
+
+    merged = json.loads(json.dumps(record))
+    bm = dict(merged.get("brain_metastases") or {})
+    bm["lesions"] = [
+        {k: les[v] for k, v in PATIENT_LESION_FIELDS.items() if les.get(v) is not None}
+        for les in result["lesions"]
+    ]
+    if bm.get("count") is None:
+        bm["count"] = len(bm["lesions"])
+    merged["brain_metastases"] = bm
+    parse_patient(merged)  # raises InputError naming the field if anything is off
+    return merged
+
+
+def scan(
+    input_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    detector: Detector | None = None,
+    patient: dict | None = None,
+    overlay: bool = True,
+) -> dict:
+    """Analyse one scan and write DIR/lesions.json, lesions.nii.gz, overlay.png (+ seg.dcm for
+    DICOM input, + patient.json when ``patient`` is given). Returns the lesions.json content.
+
+    Writes go to a temporary folder first; nothing is left half-written on failure.
+    """
+    from brainmets.imaging import export
+
+    if patient is not None:
+        from brainmets.model import parse_patient
+
+        parse_patient(patient)  # fail fast, before the heavy work
+    vol = load_volume(input_path)
+    result, arrays = analyse(vol, detector)
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=str(out.parent)))
+    try:
+        export.write_labels(tmp / "lesions.nii.gz", arrays["labels_input"], vol.affine)
+        if overlay:
+            export.write_overlay(
+                tmp / "overlay.png", arrays["image_canonical"], arrays["labels_canonical"],
+                arrays["affine_canonical"], result["lesions"],
+                title=f"{Path(vol.source).name}: {result['count']} lesion(s)",
+            )
+        if vol.kind == "dicom" and vol.dicom:
+            if result["lesions"]:
+                result["dicom_seg"] = export.write_dicom_seg(
+                    tmp / "seg.dcm", vol.dicom, arrays["labels_input"], result["lesions"],
+                    (result["detector"]["name"], result["detector"]["version"]),
+                )
+            else:
+                result["dicom_seg"] = None
+                result["warnings"].append("no lesion detected: no DICOM SEG written")
+        if patient is not None:
+            merged = patient_with_lesions(patient, result)
+            (tmp / "patient.json").write_text(json.dumps(merged, indent=2) + "\n")
+        (tmp / "lesions.json").write_text(json.dumps(result, indent=2) + "\n")
+        _commit(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def _commit(tmp: Path, out: Path) -> None:
+    """Move the finished outputs into place (a rename of the folder when it is new)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    if not out.is_dir():
+        raise ImagingInputError(f"--out: {out} exists and is not a folder")
+    produced = {p.name for p in tmp.iterdir()}
+    for name in OUTPUT_FILES:  # stale outputs of an earlier run would mislead
+        if name not in produced and (out / name).exists():
+            (out / name).unlink()
+    for name in sorted(produced - {"lesions.json"}) + ["lesions.json"]:
+        os.replace(tmp / name, out / name)
