@@ -168,6 +168,9 @@ class AdvancedImaging(_Record):
     dsc_field_strength_t: float | None = Field(default=None, gt=0, le=11.7)
     dsc_flip_angle_deg: float | None = Field(default=None, gt=0, le=180)
     dsc_preload: Literal["yes", "no", "unknown"] | None = None
+    pre_srs_hyperperfused: bool | None = Field(
+        default=None, description="pre-SRS perfusion study showed the lesion hyperperfused"
+    )
     # MR spectroscopy (entered ratios)
     peritumoral_cho_naa: float | None = Field(default=None, ge=0, le=100)
     peritumoral_cho_cr: float | None = Field(default=None, ge=0, le=100)

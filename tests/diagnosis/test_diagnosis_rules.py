@@ -161,3 +161,12 @@ def test_time_since_srs_context_and_treatment_effect_branch() -> None:
     branch = possible_treatment_effect(out)
     assert {s.threshold_id for s in branch} >= {"T4", "T5"}
     assert all(not math.isnan(s.cutoff) for s in branch if s.cutoff is not None)
+
+
+def test_baseline_hypoperfusion_note() -> None:
+    p = _patient("T4", 2.5)
+    p["advanced_imaging"]["pre_srs_hyperperfused"] = False
+    st = [s for s in interpret(p) if s.threshold_id == "T4"][0]
+    assert "R-PWI-5" in st.text and any("amino-acid PET" in n for n in st.notes)
+    p["advanced_imaging"]["pre_srs_hyperperfused"] = True
+    assert "R-PWI-5" not in [s for s in interpret(p) if s.threshold_id == "T4"][0].text

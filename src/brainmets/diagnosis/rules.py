@@ -178,6 +178,11 @@ def _threshold_statement(
         )
     if reliability == "low":
         text += " LOW RELIABILITY: " + "; ".join(n for n in notes if n.startswith("low "))
+    if t.get("perfusion") and "prior_srs" in t.get("requires_true", []) \
+            and ai.pre_srs_hyperperfused is False:
+        hyp = kb["context"]["baseline_hypoperfusion"]
+        notes.append(f"{hyp['rule']}: {hyp['text']}")
+        text += f" Note ({hyp['rule']}): {hyp['text']}."
     return Statement(
         **base, status="supports" if fires else "does_not_support", value=value, text=text,
         reliability=reliability, notes=notes,
