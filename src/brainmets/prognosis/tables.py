@@ -48,6 +48,8 @@ FEATURES: dict[str, str] = {
 SITES = ("nsclc", "sclc", "breast", "melanoma", "renal", "gi", "other", "unknown")
 CONFIDENCE_ORDER = {"uncertain": 0, "single_source": 1, "confirmed": 2}
 _COND_KEYS = {"min", "max", "lt", "gt", "values"}
+#: tolerance of numeric comparisons (rounded haemoglobin may differ in the last bit between paths)
+EPS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,13 @@ class Condition:
     def matches(self, v: Any) -> bool:
         if self.values is not None:
             return v in self.values
-        if self.min is not None and not v >= self.min:
+        if self.min is not None and not v >= self.min - EPS:
             return False
-        if self.max is not None and not v <= self.max:
+        if self.max is not None and not v <= self.max + EPS:
             return False
-        if self.lt is not None and not v < self.lt:
+        if self.lt is not None and not v < self.lt - EPS:
             return False
-        if self.gt is not None and not v > self.gt:
+        if self.gt is not None and not v > self.gt + EPS:
             return False
         return True
 
