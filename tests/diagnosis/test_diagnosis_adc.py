@@ -255,3 +255,15 @@ def test_lesion_map_on_another_grid_is_resampled(tmp_path: Path, phantom) -> Non
     s = run_adc(f, bv, None, tmp_path / "out", les)
     assert any("resampled" in w for w in s["warnings"])
     assert s["lesions"][0]["cavity_core"]["median"] == pytest.approx(2.4, rel=0.05)
+
+
+def test_multiframe_dicom_is_a_clear_error(tmp_path: Path, phantom) -> None:
+    import pydicom
+
+    _write_dicom_series(tmp_path / "dwi", "standard", phantom)
+    first = sorted((tmp_path / "dwi").iterdir())[0]
+    ds = pydicom.dcmread(str(first))
+    ds.NumberOfFrames = 2
+    ds.save_as(str(first))
+    with pytest.raises(DiagnosisInputError, match="enhanced multi-frame DICOM"):
+        run_adc(tmp_path / "dwi", None, None, tmp_path / "out")

@@ -170,3 +170,10 @@ def test_baseline_hypoperfusion_note() -> None:
     assert "R-PWI-5" in st.text and any("amino-acid PET" in n for n in st.notes)
     p["advanced_imaging"]["pre_srs_hyperperfused"] = True
     assert "R-PWI-5" not in [s for s in interpret(p) if s.threshold_id == "T4"][0].text
+
+
+def test_summary_lines() -> None:
+    from brainmets.diagnosis import summary_lines
+
+    lines = summary_lines(interpret(_patient("T4", 2.5)))
+    assert len(lines) == 1 and lines[0].startswith("R-PWI-3 (DX-HOEFNAGELS2009, single_source)")

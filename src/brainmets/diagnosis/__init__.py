@@ -10,7 +10,7 @@ from typing import Any
 
 from brainmets.diagnosis.rules import Statement, interpret, possible_treatment_effect
 
-__all__ = ["Statement", "context", "interpret", "possible_treatment_effect"]
+__all__ = ["Statement", "context", "interpret", "possible_treatment_effect", "summary_lines"]
 
 
 def context(primary_site: str | None) -> dict[str, Any]:
@@ -18,3 +18,15 @@ def context(primary_site: str | None) -> dict[str, Any]:
     from brainmets.diagnosis.epidemiology import context as _context
 
     return _context(primary_site)
+
+
+def summary_lines(statements: list[Statement]) -> list[str]:
+    """One line per statement that a value supports or does not support (for option notes)."""
+    out = []
+    for s in statements:
+        if s.status not in ("supports", "does_not_support"):
+            continue
+        flag = " [low reliability]" if s.reliability == "low" else ""
+        out.append(f"{s.rule_id} ({', '.join(s.sources[:1])}, {s.confidence}){flag}: "
+                   f"{s.text.split(' Cut-off')[0]}")
+    return out

@@ -194,6 +194,13 @@ def load_dicom_dwi(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, di
         if "PixelData" not in ds:
             skipped += 1
             continue
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        image_type = {str(x).upper() for x in (ds.get("ImageType") or [])}
+        if frames > 1 or "MOSAIC" in image_type:
+            kind = "enhanced multi-frame" if frames > 1 else "Siemens mosaic"
+            raise DiagnosisInputError(
+                f"DWI: {f.name} is {kind} DICOM, which this reader does not unpack; convert the "
+                "series with dcm2niix and pass the NIfTI with --bval/--bvec")
         why = _is_derived(ds)
         if why:
             excluded.append(f"{f.name}: {why}")
