@@ -1,0 +1,151 @@
+"""Readable terminal rendering of an :class:`~brainmets.model.Assessment` (rich).
+
+:func:`assessment_renderable` gives a rich renderable (colour on a terminal);
+:func:`render_assessment` gives the same as plain text.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from brainmets.model import Assessment, Option, SourceRef
+
+_KIND_TITLES = (("local", "Local options"), ("systemic", "Systemic options"),
+                ("supportive", "Supportive care and other"))
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def _survival(e: Any) -> str:
+    if e.median_survival_months is None:
+        text = "n/a"
+    else:
+        text = f"{e.median_survival_months:g}"
+    if e.iqr_months:
+        text += f" ({e.iqr_months[0]:g}-{e.iqr_months[1]:g})"
+    return text
+
+
+def _source_line(s: SourceRef) -> str:
+    parts = [s.id]
+    if s.rec:
+        parts.append(s.rec)
+    grade = "/".join(x for x in (s.grading, s.strength) if x)
+    if grade:
+        parts.append(grade)
+    if s.evidence:
+        parts.append(f"evidence {s.evidence}")
+    return " ".join(parts)
+
+
+def _option_block(o: Option) -> Text:
+    t = Text()
+    t.append(f"- {o.id}", style="bold")
+    if o.mdt:
+        t.append("  [MDT discussion]", style="bold yellow")
+    if o.defers_local_therapy:
+        t.append("  [may defer local therapy]", style="cyan")
+    t.append(f"\n    why: {o.rationale}")
+    if o.sources:
+        extra = f" (+{len(o.sources) - 1} more)" if len(o.sources) > 1 else ""
+        t.append(f"\n    source: {_source_line(o.sources[0])}{extra}", style="dim")
+    if o.dose:
+        t.append(f"\n    dose: {o.dose}")
+    for n in o.notes:
+        t.append(f"\n    note: {n}")
+    if o.survival_basis:
+        t.append(f"\n    survival basis: {o.survival_basis}", style="dim")
+    if o.card and isinstance(o.card.get("summary_lines"), list):
+        for line in o.card["summary_lines"]:
+            t.append(f"\n    | {line}")
+    return t
+
+
+def assessment_renderable(a: Assessment) -> Group:
+    """A rich renderable: prognosis table, not computed, options, warnings, disclaimer."""
+    parts: list[Any] = []
+    title = f"Patient {a.patient_id}" if a.patient_id else "Patient (no id)"
+    parts.append(Text(title, style="bold underline"))
+
+    tbl = Table(title="Prognostic indices", title_justify="left", expand=False)
+    for col in ("Index", "Score", "Group", "Median OS, months (IQR)", "Confidence"):
+        tbl.add_column(col, overflow="fold")
+    for e in a.prognosis:
+        conf_style = {"uncertain": "yellow", "single_source": "", "confirmed": "green"}
+        tbl.add_row(
+            e.index, _num(e.score), e.group, _survival(e),
+            Text(e.confidence, style=conf_style.get(e.confidence, "")),
+        )
+    if a.prognosis:
+        parts.append(tbl)
+    else:
+        parts.append(Text("No prognostic index could be computed.", style="yellow"))
+
+    notes = Text()
+    for e in a.prognosis:
+        notes.append(f"{e.index}: {e.source}", style="dim")
+        if e.reference_ids:
+            notes.append(f" [{', '.join(e.reference_ids)}]", style="dim")
+        notes.append("\n")
+    for e in a.prognosis:
+        for w in e.warnings:
+            notes.append(f"! {e.index}: {w}\n", style="yellow")
+        for alt in e.alternatives:
+            if alt.get("kind") == "alternative_survival":
+                notes.append(
+                    f"  {e.index}: also {alt['median_survival_months']:g} mo "
+                    f"({alt.get('reference_id')}: {alt.get('label', '')})\n"
+                )
+    if notes.plain:
+        parts.append(notes)
+
+    if a.not_computed:
+        nc = Table(title="Not computed", title_justify="left")
+        nc.add_column("Index")
+        nc.add_column("Reason", overflow="fold")
+        for n in a.not_computed:
+            nc.add_row(n.index, n.reason)
+        parts.append(nc)
+
+    for kind, heading in _KIND_TITLES:
+        opts = [o for o in a.options if o.kind == kind]
+        if opts:
+            parts.append(Text(heading, style="bold"))
+            parts.extend(_option_block(o) for o in opts)
+    if a.not_recommended:
+        parts.append(Text("Not recommended", style="bold"))
+        for r in a.not_recommended:
+            line = Text(f"- {r.id}: {r.reason}")
+            if r.sources:
+                line.append(f" [{_source_line(r.sources[0])}]", style="dim")
+            parts.append(line)
+
+    if a.warnings:
+        w = Text()
+        for line in a.warnings:
+            w.append(f"! {line}\n", style="yellow")
+        parts.append(Text("Warnings", style="bold"))
+        parts.append(w)
+    if a.versions:
+        parts.append(Text(
+            "versions: " + ", ".join(f"{k} {v}" for k, v in a.versions.items()), style="dim"
+        ))
+    parts.append(Panel(Text(a.disclaimer), title="Disclaimer", expand=False))
+    return Group(*parts)
+
+
+def render_assessment(a: Assessment, width: int = 120) -> str:
+    """Plain-text rendering (no colour codes)."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, force_terminal=False,
+                      highlight=False, soft_wrap=False)
+    console.print(assessment_renderable(a))
+    return buf.getvalue()
