@@ -81,3 +81,11 @@ def run():
 @pytest.fixture
 def mk_lesions():
     return lesions
+
+
+@pytest.fixture
+def patient_data():
+    """Merge overrides into the minimal patient (section dicts are merged, lists replaced)."""
+    def make(over: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _merge(BASE, over or {})
+    return make

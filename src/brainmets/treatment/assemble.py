@@ -187,3 +187,9 @@ def _not_recommended(out: Outcome) -> list[NotRecommended]:
                 cur.reason += " " + reason
                 cur.sources.extend(r for r in refs if r not in cur.sources)
     return list(res.values())
+
+
+def explain(patient: Patient, estimates: list[PrognosticEstimate]) -> dict[str, str]:
+    """Verdict of every rule for this patient: fired | rejected | needs | silent."""
+    ctx = context.build(patient, estimates)
+    return dict(evaluate(rules(), ctx).trace)
