@@ -121,6 +121,19 @@ def test_bvec_parsing(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- DICOM
 
 
+def _csa2(tags: dict[str, tuple[str, str]]) -> bytes:
+    """A minimal Siemens CSA2 ("SV10") header with one item per tag."""
+    import struct
+
+    out = b"SV10" + b"\x04\x03\x02\x01" + struct.pack("<2I", len(tags), 77)
+    for name, (vr, value) in tags.items():
+        data = value.encode() + b"\0"
+        out += struct.pack("<64si4s3i", name.encode(), 1, vr.encode(), 0, 1, 77)
+        out += struct.pack("<4i", len(data), len(data), 77, len(data)) + data
+        out += b"\0" * (-len(data) % 4)
+    return out
+
+
 def _write_dicom_series(folder: Path, vendor: str, phantom) -> object:
     import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
@@ -137,6 +150,7 @@ def _write_dicom_series(folder: Path, vendor: str, phantom) -> object:
     folder.mkdir()
     inst = 0
     manufacturer = {"standard": "Acme", "ge": "GE MEDICAL SYSTEMS", "siemens": "SIEMENS",
+                    "siemens_csa": "SIEMENS",
                     "philips": "Philips Medical Systems", "canon": "Canon Medical Systems",
                     "none": "Unknown Co"}[vendor]
     images = [(v, bvals[v], dirs[v], False) for v in range(4)]
@@ -181,6 +195,9 @@ def _write_dicom_series(folder: Path, vendor: str, phantom) -> object:
                 ds.add_new((0x0019, 0x0010), "LO", "GEMS_ACQU_01")
                 for e, x in zip((0x10BB, 0x10BC, 0x10BD), d, strict=True):
                     ds.add_new((0x0019, e), "DS", float(x))
+            elif vendor == "siemens_csa":
+                ds.add_new((0x0029, 0x0010), "LO", "SIEMENS CSA HEADER")
+                ds.add_new((0x0029, 0x1010), "OB", _csa2({"B_value": ("IS", str(b))}))
             elif vendor == "siemens":
                 ds.add_new((0x0019, 0x0010), "LO", "SIEMENS MR HEADER")
                 ds.add_new((0x0019, 0x100C), "IS", b)
@@ -197,12 +214,15 @@ def _write_dicom_series(folder: Path, vendor: str, phantom) -> object:
     return tissue
 
 
-@pytest.mark.parametrize("vendor", ["standard", "ge", "siemens", "philips", "canon"])
+@pytest.mark.parametrize("vendor", ["standard", "ge", "siemens", "siemens_csa", "philips", "canon"])
 def test_dicom_dwi_series_per_vendor(tmp_path: Path, phantom, vendor: str) -> None:
     tissue = _write_dicom_series(tmp_path / "dwi", vendor, phantom)
     summary = run_adc(tmp_path / "dwi", None, None, tmp_path / "out")
     assert summary["fit"]["bvalues_fitted"] == [0.0, 1000.0]
     assert summary["shape"][3] == 4  # the derived Philips image is not a volume
+    expected = {"standard": "(0018,9087)", "ge": "GE, mod 1e9", "siemens": "(0019,100C)",
+                "siemens_csa": "CSA", "philips": "(2001,1003)", "canon": "Canon/Toshiba"}[vendor]
+    assert any(expected in t for t in summary["bvalue_tags"]), summary["bvalue_tags"]
     if vendor == "philips":
         assert summary["excluded_derived_images"] == 5
     img = nib.load(str(tmp_path / "out" / "adc.nii.gz"))

@@ -122,6 +122,23 @@ def _first(value: Any) -> float:
     return float(value)
 
 
+def _siemens_csa_bvalue(ds: Any) -> float | None:
+    """B_value from the Siemens CSA image header (0029,xx10), read with nibabel.nicom."""
+    if (0x0029, 0x0010) not in ds:
+        return None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nibabel.nicom import csareader
+        try:
+            csa = csareader.get_csa_header(ds, "image")
+            value = None if csa is None else csareader.get_scalar(csa, "B_value")
+        except Exception:  # malformed or anonymised CSA: fall back on the other tags
+            return None
+    return None if value is None else float(value)
+
+
 def dicom_bvalue(ds: Any) -> tuple[float | None, str]:
     """b-value (s/mm^2) and the tag it came from, per vendor (dcm2niix conventions)."""
     manuf = str(ds.get("Manufacturer", "")).lower()
@@ -131,6 +148,9 @@ def dicom_bvalue(ds: Any) -> tuple[float | None, str]:
     ge = _tag(ds, 0x0043, 0x1039)
     if ge is not None:
         return _first(ge) % 1_000_000_000, "(0043,1039) GE, mod 1e9"
+    csa = _siemens_csa_bvalue(ds)
+    if csa is not None:
+        return csa, "Siemens CSA header B_value"
     sie = _tag(ds, 0x0019, 0x100C)
     if sie is not None:
         return _first(sie), "(0019,100C) Siemens"
