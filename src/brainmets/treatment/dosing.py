@@ -75,6 +75,32 @@ def srs_plan_line(index: int, lesion: Any) -> str:
     )
 
 
+def srs_plan(lesions: list[tuple[int, Any]]) -> str:
+    """Per-lesion SRS dosing; lesions sharing a dose row are grouped (``L1 6 mm, L2 9 mm``)."""
+    groups: dict[tuple[str, float | None], list[str]] = {}
+    rows: dict[tuple[str, float | None], dict[str, Any]] = {}
+    missing = []
+    for i, le in lesions:
+        dia = lesion_diameter(le)
+        if dia is None:
+            missing.append(i)
+            continue
+        row = srs_dose(dia)
+        mtd = rtog9005_limit(dia)["mtd_gy"]
+        key = (row["label"], mtd)
+        groups.setdefault(key, []).append(f"L{i} {dia:g} mm")
+        rows[key] = row
+    parts = []
+    for key, names in groups.items():
+        row, mtd = rows[key], key[1]
+        lim = f"; RTOG 90-05 MTD {mtd:g} Gy" if mtd is not None else ""
+        grade = row["strength"] + ("/" + row["evidence"] if row["evidence"] else "")
+        parts.append(f"{', '.join(names)} ({row['label']}): {row['single_fraction']}; "
+                     f"multifraction: {row['multifraction']} [ASTRO22 {row['rec']}: {grade}{lim}]")
+    parts += [srs_plan_line(i, le) for i, le in lesions if i in missing]
+    return "; ".join(parts)
+
+
 def cavity_plan_line(index: int, lesion: Any) -> str:
     """One line per resected lesion: N107C dose by cavity volume, or what is needed."""
     vol = lesion.cavity_volume_ml

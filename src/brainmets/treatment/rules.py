@@ -171,11 +171,10 @@ def _n(c: Ctx) -> str:
 
 
 def srs_dose(c: Ctx) -> str:
-    lines = [dz.srs_plan_line(i, le) for i, le in c.intact()]
-    if not lines:
-        lines = ["dose by maximum diameter (ASTRO22 KQ1.3-1.6) needs "
-                 "brain_metastases.lesions[].diameter_mm"]
-    return "; ".join(lines)
+    if not c.intact():
+        return ("dose by maximum diameter (ASTRO22 KQ1.3-1.6) needs "
+                "brain_metastases.lesions[].diameter_mm")
+    return dz.srs_plan(c.intact())
 
 
 def srs_notes(c: Ctx) -> list[str]:
