@@ -287,3 +287,18 @@ def test_multiframe_dicom_is_a_clear_error(tmp_path: Path, phantom) -> None:
     ds.save_as(str(first))
     with pytest.raises(DiagnosisInputError, match="enhanced multi-frame DICOM"):
         run_adc(tmp_path / "dwi", None, None, tmp_path / "out")
+
+
+def test_user_nawm_mask_and_bad_labels(tmp_path: Path, phantom) -> None:
+    f, bv, les, (ph, _) = _write_case(tmp_path, phantom, [0, 1000])
+    gm = phantom.save(tmp_path / "gm.nii.gz", ph.tissue == phantom.codes.GM, ph.affine)
+    res = runner.invoke(app, ["adc", str(f), "--bval", str(bv), "--out", str(tmp_path / "o"),
+                              "--nawm-mask", str(gm)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "adc.json").read_text())
+    assert doc["nawm"]["median_adc"] == pytest.approx(0.85, rel=0.03)
+    assert doc["nawm"]["method"].startswith("user mask")
+    bad = phantom.save(tmp_path / "neg.nii.gz", -ph.labels, ph.affine)
+    res = runner.invoke(app, ["adc", str(f), "--bval", str(bv), "--out", str(tmp_path / "p"),
+                              "--lesions", str(bad)])
+    assert res.exit_code == 2 and "--lesions: label values" in res.output

@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         lesions: Path | None = typer.Option(
             None, "--lesions", help="lesion label map (scan output); resampled by affine"
         ),
+        nawm_mask: Path | None = typer.Option(
+            None, "--nawm-mask", help="your own NAWM mask instead of the automatic one"
+        ),
     ) -> None:
         """ADC map in 10^-3 mm^2/s; per-lesion, peritumoral and cavity/NAWM ADC with --lesions."""
         import json
@@ -26,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from brainmets.diagnosis.niftiio import DiagnosisInputError
 
         try:
-            summary = run_adc(dwi, bval, bvec, out, lesions)
+            summary = run_adc(dwi, bval, bvec, out, lesions, nawm_mask)
         except DiagnosisInputError as exc:
             fail(str(exc))
         typer.echo(json.dumps({"out": str(out), "nawm_median_adc": summary["nawm"]["median_adc"],

@@ -212,7 +212,7 @@ def run_perfusion(dsc: Path, te_ms: float, out: Path, lesions: Path | None = Non
         vol[name][brain] = v
     if nawm_mask is not None:
         um, um_aff, _ = load_nifti(nawm_mask, "--nawm-mask", ndim=(3,))
-        nawm, _ = resample_labels(um, um_aff, spatial, affine)
+        nawm, _ = resample_labels((um > 0).astype(np.int32), um_aff, spatial, affine)
         nawm = (nawm > 0) & brain
         nawm_info = roi.describe(nawm, affine, method="user mask (--nawm-mask)")
     else:

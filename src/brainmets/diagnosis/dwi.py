@@ -362,7 +362,7 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
 
 
 def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
-            lesions: Path | None = None) -> dict[str, Any]:
+            lesions: Path | None = None, nawm_mask: Path | None = None) -> dict[str, Any]:
     """Compute and write DIR/adc.nii.gz and DIR/adc.json; returns the JSON summary."""
     from brainmets.diagnosis import roi
     from brainmets.diagnosis._kb import thresholds
@@ -396,9 +396,13 @@ def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
         labels, resampled = resample_labels(lab, lab_aff, data.shape[:3], affine)
         if resampled:
             warnings.append("lesion map was resampled to the DWI grid (nearest neighbour)")
-        if labels.min() < 0:
-            raise DiagnosisInputError("--lesions: label values must be >= 0")
-    nawm, nawm_info = roi.choose_nawm(brain, baseline, labels, affine)
+    if nawm_mask is not None:
+        um, um_aff, _ = load_nifti(nawm_mask, "--nawm-mask", ndim=(3,))
+        nawm, _ = resample_labels((um > 0).astype(np.int32), um_aff, data.shape[:3], affine)
+        nawm = (nawm > 0) & brain & np.isfinite(adc_1e3)
+        nawm_info = roi.describe(nawm, affine, method="user mask (--nawm-mask)")
+    else:
+        nawm, nawm_info = roi.choose_nawm(brain, baseline, labels, affine)
     nawm_adc = _stats(adc_1e3[nawm])["median"] if nawm.any() else None
     qc = thresholds()["qc"]["adc_nawm_range"]
     unit_ok = nawm_adc is not None and qc["low"] <= nawm_adc <= qc["high"]

@@ -97,6 +97,8 @@ def resample_labels(labels: np.ndarray, label_affine: np.ndarray, shape: tuple[i
     """Label map on the target grid (nearest neighbour by affine); (labels, resampled?)."""
     from scipy import ndimage
 
+    if not np.all(np.isfinite(labels)) or labels.min() < 0:
+        raise DiagnosisInputError("--lesions: label values must be finite integers >= 0")
     labels = np.rint(labels).astype(np.int32)
     if labels.shape == tuple(shape) and np.allclose(label_affine, affine, atol=1e-3):
         return labels, False
