@@ -140,3 +140,13 @@ def test_drug_cli():
     assert ids == cards.card_ids()
     res = CliRunner().invoke(app, ["drug", "aspirin"])
     assert res.exit_code == 2 and "no evidence card" in res.output
+
+
+def test_docs_list_every_rule():
+    from pathlib import Path
+
+    from brainmets.treatment.rules import rules
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "treatment-rules.md").read_text()
+    missing = [r.name for r in rules() if f"| {r.name} |" not in doc]
+    assert not missing, f"docs/treatment-rules.md lacks: {missing}"
