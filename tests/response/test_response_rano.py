@@ -387,7 +387,7 @@ def test_five_mm_reference_scan_is_configurable_and_flagged(record, tp, lesion):
     )
     res = evaluate(rec)
     assert res.category == "PD"
-    assert _flags(res, "5 mm rule reference scan")
+    assert _flags(res, "5.0 mm rule reference scan")
     assert evaluate(rec, {"absolute_increase_reference": "prior"}).category == "SD"
 
 

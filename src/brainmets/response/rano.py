@@ -77,7 +77,9 @@ class ResponseResult(BaseModel):
     category: Category
     provisional: bool
     baseline_sum_mm: float
-    nadir_sum_mm: float
+    nadir_sum_mm: float = Field(
+        description="smallest sum before the assessed scan, baseline included (the PD reference)"
+    )
     current_sum_mm: float
     targets: list[TargetLesion]
     reasons: list[str]
@@ -304,7 +306,8 @@ class _Engine:
                 )
             if bool(big["nadir"]) != bool(big["prior"]):
                 flags.append(
-                    "5 mm rule reference scan (UNCERTAIN, treatment.md §6.7): PD by target size "
+                    f"{_mm(abs_min)} rule reference scan (UNCERTAIN, treatment.md §6.7): PD by "
+                    "target size "
                     f"is {'met' if big['nadir'] else 'not met'} against the nadir scan and "
                     f"{'met' if big['prior'] else 'not met'} against the prior scan; this "
                     f"result uses '{ref_choice}' - manual review"
@@ -531,7 +534,7 @@ class _Engine:
                         f"{_mm(base)} (PR needs <= -{float(pr_down) * 100:.0f}%)"
                         + (
                             f" and {_pct_s(pct_nadir)} vs nadir {_mm(nadir)} (PD needs "
-                            f">= +{float(pd_up) * 100:.0f}% and a 5 mm rise)"
+                            f">= +{float(pd_up) * 100:.0f}% and a {_mm(abs_min)} rise)"
                             if pct_nadir is not None and not sum_up
                             else ""
                         )
@@ -598,7 +601,7 @@ class _Engine:
                 )
         reasons.append(
             f"{cand} first seen {self.tps[s].date}: provisional until sustained >= {need} days "
-            f"(so far {days} days) - confirm on a scan at least 4 weeks later"
+            f"(so far {days} days) - confirm on a later scan"
         )
         return cand, True
 

@@ -17,7 +17,7 @@ def render_text(res: ResponseResult, tracking: dict[str, Any] | None = None) -> 
         f"RANO-BM response on {res.assessed_date}: {cat}",
         f"  source: {res.source}",
         f"  sum of target LDs: baseline {_num(res.baseline_sum_mm)} mm ({res.baseline_date}), "
-        f"nadir {_num(res.nadir_sum_mm)} mm, now {_num(res.current_sum_mm)} mm "
+        f"nadir before this scan {_num(res.nadir_sum_mm)} mm, now {_num(res.current_sum_mm)} mm "
         f"({_num(res.pct_vs_baseline, '%')} vs baseline, {_num(res.pct_vs_nadir, '%')} vs nadir)",
     ]
     if res.pd_date:
