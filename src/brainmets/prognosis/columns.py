@@ -141,6 +141,7 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
                 num = pl.lit(None, dtype=pl.Float64)
                 msg = pl.lit(f"expected a number, got {dtype}")
                 errors.append(pl.when(raw.is_not_null()).then(msg))
+            shown = raw.cast(pl.String)
             if s.kind == "int":
                 errors.append(
                     pl.when(num.is_not_null() & (num != num.floor()))
@@ -158,12 +159,12 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
             if s.ge is not None or s.gt is not None or s.le is not None or s.lt is not None:
                 errors.append(
                     pl.when(cond.fill_null(False) | num.is_nan().fill_null(False))
-                    .then(pl.format(f"expected {_range_text(s)}, got {{}}", num))
+                    .then(pl.format(f"expected {_range_text(s)}, got {{}}", shown))
                 )
             if s.column == "kps":
                 errors.append(
                     pl.when(num.is_not_null() & ((num % 10) != 0))
-                    .then(pl.format("KPS must be 0-100 in steps of 10, got {}", num))
+                    .then(pl.format("KPS must be 0-100 in steps of 10, got {}", shown))
                 )
             typed = num if s.kind == "float" else (
                 pl.when(num == num.floor()).then(num).otherwise(None).cast(pl.Int64, strict=False)
