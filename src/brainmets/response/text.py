@@ -11,6 +11,10 @@ def _num(x: float | None, unit: str = "") -> str:
     return "-" if x is None else f"{x:.1f}{unit}"
 
 
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.1f}%"
+
+
 def render_text(res: ResponseResult, tracking: dict[str, Any] | None = None) -> str:
     cat = res.category + (" (provisional)" if res.provisional else "")
     lines = [
@@ -18,7 +22,7 @@ def render_text(res: ResponseResult, tracking: dict[str, Any] | None = None) -> 
         f"  source: {res.source}",
         f"  sum of target LDs: baseline {_num(res.baseline_sum_mm)} mm ({res.baseline_date}), "
         f"nadir before this scan {_num(res.nadir_sum_mm)} mm, now {_num(res.current_sum_mm)} mm "
-        f"({_num(res.pct_vs_baseline, '%')} vs baseline, {_num(res.pct_vs_nadir, '%')} vs nadir)",
+        f"({_signed(res.pct_vs_baseline)} vs baseline, {_signed(res.pct_vs_nadir)} vs nadir)",
     ]
     if res.pd_date:
         lines.append(f"  progression dated to: {res.pd_date}")
