@@ -427,3 +427,14 @@ def test_unknown_steroids_and_clinical_flagged(record, tp, lesion):
     assert res.category == "PR"
     assert _flags(res, "corticosteroid dose not recorded")
     assert _flags(res, "clinical status not recorded")
+
+
+def test_irano_unconfirmed_then_pd_after_window_is_backdated(record, tp, lesion):
+    res = evaluate(record(
+        tp("2026-01-10", [lesion("L1", 20, 10)]),
+        tp("2026-06-01", [lesion("L1", 26, 12)]),
+        tp("2026-08-01", [lesion("L1", 30, 12)]),
+        io_start="2026-01-15",
+    ))
+    assert [h.category for h in res.history[1:]] == ["PD_unconfirmed", "PD"]
+    assert res.pd_date == dt.date(2026, 6, 1)

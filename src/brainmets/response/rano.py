@@ -458,6 +458,19 @@ class _Engine:
                         "PD rests on clinical status alone; RANO-BM counts clinical "
                         "deterioration not attributable to other causes - manual review"
                     )
+                if prev and prev[-1].category == "PD_unconfirmed":
+                    run = i - 1
+                    while run - 1 >= 1 and prev[run - 2].category == "PD_unconfirmed":
+                        run -= 1
+                    pd_date = tps[run].date
+                    reasons.append(
+                        f"PD follows unconfirmed PD of {tps[run].date} (iRANO): dated to "
+                        f"{tps[run].date}"
+                    )
+                    flags.append(
+                        "iRANO confirmation interval and criterion UNCERTAIN (treatment.md "
+                        "§6.5): PD dated back to the first unconfirmed scan - manual review"
+                    )
         if category is None and steroid_up:
             reasons.append(
                 f"Corticosteroid dose increased vs {st_ref} "
