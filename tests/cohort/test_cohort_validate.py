@@ -47,7 +47,7 @@ def test_validate_recovers_known_group_medians(tmp_path):
     expected_c = concordance_index(sc["days"].to_numpy(), pred, sc["dead"].to_numpy())
     assert ix["cindex"]["value"] == pytest.approx(expected_c, abs=1e-12)
     assert ix["cindex"]["value"] > 0.55
-    assert images["rpa"]["km"][:4] == b"\x89PNG"
+    assert images["rpa_class"]["km"][:4] == b"\x89PNG"
 
 
 def test_validate_cli_writes_self_contained_report(tmp_path, cli):

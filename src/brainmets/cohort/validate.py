@@ -46,6 +46,11 @@ class IndexSpec:
     higher_is_better: bool = True
     reason_cols: list[str] = field(default_factory=list)
 
+    @property
+    def key(self) -> str:
+        """Unique name in the report: the index id, or the user's column."""
+        return self.id if self.origin == "score_table" else self.group_col
+
 
 def _index_meta(index_id: str) -> dict[str, Any]:
     """Name, source, confidence and citations of an index from the knowledge base (if present)."""
@@ -108,7 +113,7 @@ def score_with_engine(df: pl.DataFrame) -> tuple[pl.DataFrame, list[IndexSpec], 
         median = f"{idx}_median_os" if f"{idx}_median_os" in scored.columns else None
         score = f"{idx}_score" if f"{idx}_score" in scored.columns else None
         reasons = [c for c in scored.columns if c in (f"{idx}_missing", f"{idx}_reason",
-                                                       f"{idx}_not_computed")]
+                                                       f"{idx}_not_computed", "input_errors")]
         specs.append(IndexSpec(id=idx, group_col=col, median_col=median, score_col=score,
                                reason_cols=reasons))
     return scored, specs, None
@@ -147,18 +152,34 @@ def _cindex(df: pl.DataFrame, predictor: str, sign: float) -> dict[str, Any]:
 
 
 def _unscored_reasons(df: pl.DataFrame, spec: IndexSpec) -> list[dict[str, Any]]:
+    """Counts of why rows got no group: invalid input (engine's message), else by primary site."""
     unscored = df.filter(pl.col(spec.group_col).is_null())
+    if unscored.height == 0:
+        return []
+    if spec.origin == "user column":
+        return [{"reason": f"column {spec.group_col} is empty", "n": unscored.height}]
     out: list[dict[str, Any]] = []
+    rest = unscored
     for col in spec.reason_cols:
-        s = unscored.get_column(col)
-        if s.dtype == pl.List(pl.Utf8):
-            s = s.list.join(", ")
-        counts = (s.cast(pl.Utf8).fill_null("(none given)").value_counts(sort=True).head(10))
-        out.extend({"reason": str(r[0]), "n": int(r[1])} for r in counts.iter_rows())
-    if not out and unscored.height:
-        why = (f"column {spec.group_col} is empty" if spec.origin == "user column"
-               else "no group assigned (inputs missing or index not applicable)")
-        out.append({"reason": why, "n": unscored.height})
+        bad = rest.filter(pl.col(col).is_not_null())
+        rest = rest.filter(pl.col(col).is_null())
+        counts = (bad.get_column(col).cast(pl.Utf8).str.slice(0, 160)
+                  .value_counts(sort=True).head(8))
+        out.extend({"reason": f"invalid input: {r[0]}", "n": int(r[1])}
+                   for r in counts.iter_rows())
+        if bad.height > counts.get_column("count").sum():
+            out.append({"reason": "invalid input: other messages",
+                        "n": int(bad.height - counts.get_column("count").sum())})
+    if rest.height:
+        if "primary_site" in rest.columns:
+            counts = rest.get_column("primary_site").cast(pl.Utf8).fill_null("(missing)") \
+                .value_counts(sort=True)
+            out.extend({"reason": f"primary_site={r[0]}: index not applicable to this site or "
+                                  "an input it needs is missing", "n": int(r[1])}
+                       for r in counts.iter_rows())
+        else:
+            out.append({"reason": "no primary_site column; index not applicable or an input it "
+                                  "needs is missing", "n": rest.height})
     return out
 
 
@@ -169,7 +190,8 @@ def validate_index(df: pl.DataFrame, spec: IndexSpec, *, plot: bool = True
 
     n_total = df.height
     scored = df.filter(pl.col(spec.group_col).is_not_null())
-    res: dict[str, Any] = {"index": spec.id, "origin": spec.origin, "group_column": spec.group_col,
+    res: dict[str, Any] = {"key": spec.key, "index": spec.id, "origin": spec.origin,
+                           "group_column": spec.group_col,
                            "n_total": n_total, "n_scored": scored.height,
                            "n_not_scored": n_total - scored.height,
                            "not_scored_reasons": _unscored_reasons(df, spec)}
@@ -209,9 +231,9 @@ def validate_index(df: pl.DataFrame, spec: IndexSpec, *, plot: bool = True
 
     res["calibration"] = calibration(scored, spec) if spec.median_col else None
     if plot:
-        plots["km"] = plot_km(km, title=spec.id, xlabel="months")
+        plots["km"] = plot_km(km, title=spec.key, xlabel="months")
         if res["calibration"] and res["calibration"]["groups"]:
-            plots["calibration"] = plot_calibration(res["calibration"], spec.id)
+            plots["calibration"] = plot_calibration(res["calibration"], spec.key)
     return res, plots
 
 
@@ -322,14 +344,29 @@ def prepare(df: pl.DataFrame, time: str, event: str, unit: str) -> tuple[pl.Data
     return out, missing
 
 
+def apply_column_map(df: pl.DataFrame, mapping: list[str]) -> pl.DataFrame:
+    """``FIELD=COL``: use column COL as the patient field FIELD (e.g. ``kps=ph.karno``)."""
+    exprs = []
+    for item in mapping:
+        field_name, sep, col = item.partition("=")
+        if not sep or not field_name or not col:
+            raise InputError([f"--column: expected FIELD=COLUMN, got {item!r}"])
+        if col not in df.columns:
+            raise InputError([f"--column: no such column {col!r} "
+                              f"(columns: {', '.join(df.columns[:30])})"])
+        exprs.append(pl.col(col).alias(field_name))
+    return df.with_columns(exprs) if exprs else df
+
+
 def validate_cohort(
     df: pl.DataFrame, time: str, event: str, *, unit: str = "months",
     indices: list[str] | None = None, groups: list[str] | None = None, plots: bool = True,
-    use_engine: bool = True,
+    use_engine: bool = True, column_map: list[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, bytes]]]:
     """Validate every applicable index (and user group columns); returns (results, PNGs)."""
     from brainmets.cohort.km import km_by_group
 
+    df = apply_column_map(df, column_map or [])
     data, excluded = prepare(df, time, event, unit)
     user_specs = parse_group_args(groups or [], df.columns)
     notes: list[str] = []
@@ -374,10 +411,11 @@ def validate_cohort(
                             "0.5 = no discrimination",
     }
     images: dict[str, dict[str, bytes]] = {}
+    results["column_map"] = list(column_map or [])
     for spec in specs:
         res, png = validate_index(data, spec, plot=plots)
         results["indices"].append(res)
-        images[spec.id] = png
+        images[spec.key] = png
     if not specs:
         notes.append("no index could be evaluated: no scored index and no --group column")
     return results, images

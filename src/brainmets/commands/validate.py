@@ -24,6 +24,10 @@ def register(app: typer.Typer) -> None:
             help="Also validate a group column you computed: COL, COL=INDEX (labels are that "
                  "index's groups, compared with its published medians) or COL:desc (lower value "
                  "= longer survival, for the C-index)"),
+        column: list[str] = typer.Option(
+            [], "--column",
+            help="FIELD=COL: use column COL as patient field FIELD (e.g. kps=ph.karno); field "
+                 "names as in docs/score-columns.md"),
         no_engine: bool = typer.Option(
             False, "--no-engine", help="Do not score with the prognosis engine"),
     ) -> None:
@@ -39,14 +43,15 @@ def register(app: typer.Typer) -> None:
         try:
             df = read_table(file)
             results, images = validate_cohort(df, time, event, unit=unit, indices=wanted or None,
-                                              groups=group, use_engine=not no_engine)
+                                              groups=group, use_engine=not no_engine,
+                                              column_map=column)
         except InputError as exc:
             fail(exc.messages)
         results["input"] = str(file)
         write_outputs(out, results, images, file.name)
         summary = {"report": str(out / "report.html"), "results": str(out / "results.json"),
                    "n_analysed": results["cohort"]["n_analysed"],
-                   "indices": [{"index": r["index"], "n_scored": r["n_scored"],
+                   "indices": [{"key": r["key"], "index": r["index"], "n_scored": r["n_scored"],
                                 "n_not_scored": r["n_not_scored"],
                                 "logrank_p": (r.get("logrank") or {}).get("p"),
                                 "cindex": (r.get("cindex") or {}).get("value")}

@@ -1,0 +1,86 @@
+"""Batch jobs (scan a folder of images, score cohort tables) for :mod:`brainmets.distributed`.
+
+Task functions take (input path, output folder) as strings and import their engines lazily on
+the worker.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from brainmets.distributed import Job
+
+NIFTI_SUFFIXES = (".nii.gz", ".nii")
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
+
+
+def _stem(path: Path, suffixes: tuple[str, ...]) -> str:
+    name = path.name
+    for s in suffixes:
+        if name.lower().endswith(s):
+            return name[: -len(s)]
+    return name
+
+
+def _safe(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "case"
+
+
+def _unique_jobs(pairs: list[tuple[str, Path]], out_dir: Path) -> list[Job]:
+    jobs, seen = [], set()
+    for key, path in pairs:
+        base = _safe(key)
+        k, i = base, 1
+        while k in seen:
+            i += 1
+            k = f"{base}-{i}"
+        seen.add(k)
+        jobs.append(Job(key=k, input=str(path), output=str(out_dir / k)))
+    return jobs
+
+
+def scan_jobs(in_dir: Path, out_dir: Path) -> tuple[list[Job], list[str]]:
+    """One job per NIfTI file and per sub-folder (a DICOM series) of ``in_dir``; other files are
+    returned as ignored."""
+    pairs: list[tuple[str, Path]] = []
+    ignored: list[str] = []
+    for p in sorted(Path(in_dir).iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_dir():
+            pairs.append((p.name, p))
+        elif p.name.lower().endswith(NIFTI_SUFFIXES):
+            pairs.append((_stem(p, NIFTI_SUFFIXES), p))
+        else:
+            ignored.append(str(p))
+    return _unique_jobs(pairs, Path(out_dir)), ignored
+
+
+def score_jobs(files: list[Path], out_dir: Path) -> list[Job]:
+    """One job per cohort table."""
+    return _unique_jobs([(_stem(Path(f), TABLE_SUFFIXES), Path(f)) for f in files], Path(out_dir))
+
+
+def scan_task(input_path: str, out_dir: str) -> dict[str, Any]:
+    """Run the imaging pipeline (``brainmets scan``) on one case."""
+    from brainmets.imaging.pipeline import scan
+
+    result = scan(Path(input_path), Path(out_dir))
+    lesions = result.get("lesions") if isinstance(result, dict) else None
+    return {"lesions": len(lesions) if isinstance(lesions, list) else None}
+
+
+def score_task(input_path: str, out_dir: str) -> dict[str, Any]:
+    """Score one cohort table with every index; writes ``scored.parquet``."""
+    from brainmets.cohort.io import read_table
+    from brainmets.prognosis.vectorized import score_table
+
+    scored = score_table(read_table(Path(input_path)))
+    if not hasattr(scored, "write_parquet"):
+        import polars as pl
+
+        scored = pl.from_pandas(scored)
+    scored.write_parquet(Path(out_dir) / "scored.parquet")
+    return {"rows": scored.height}
