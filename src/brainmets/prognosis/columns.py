@@ -103,50 +103,44 @@ def _range_text(s: ColumnSpec) -> str | None:
     return " and ".join(parts) or None
 
 
-def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Per known column: (typed value expression, error reason expression or None).
+def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, list[tuple[Any, Any]]]]:
+    """Per known column: (typed value expression, [(bad-row condition, message expression)]).
 
     ``schema`` is the input frame's schema (column -> polars dtype); absent columns are null.
+    Conditions are cheap booleans; messages are only meant to be evaluated on bad rows.
     """
     import polars as pl
 
-    out: dict[str, tuple[Any, Any]] = {}
+    out: dict[str, tuple[Any, list[tuple[Any, Any]]]] = {}
     for col, s in column_specs().items():
         dtype = schema.get(col)
+        target = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}.get(s.kind, pl.String)
         if dtype is None or dtype == pl.Null:
-            target = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}.get(
-                s.kind, pl.String
-            )
-            out[col] = (pl.lit(None, dtype=target).alias(col), None)
+            out[col] = (pl.lit(None, dtype=target).alias(col), [])
             continue
         raw = pl.col(col)
-        errors: list[Any] = []
+        errors: list[tuple[Any, Any]] = []
+        if not (dtype == pl.String or dtype == pl.Boolean or dtype.is_numeric()):
+            msg = pl.lit(f"unsupported column type {dtype}")
+            out[col] = (pl.lit(None, dtype=target).alias(col), [(raw.is_not_null(), msg)])
+            continue
+        shown = raw.cast(pl.String)
         if s.kind in ("int", "float"):
             if dtype == pl.String:
                 txt = raw.str.strip_chars()
                 num = pl.when(txt == "").then(None).otherwise(txt).cast(pl.Float64, strict=False)
                 present = raw.is_not_null() & (txt != "")
-                errors.append(
-                    pl.when(present & num.is_null())
-                    .then(pl.format("expected a number, got '{}'", raw))
-                )
+                errors.append((present & num.is_null(),
+                               pl.format("expected a number, got '{}'", raw)))
             elif dtype == pl.Boolean:
                 num = raw.cast(pl.Float64)
                 if s.column in WHOLE_NUMBER_FIELDS:
-                    msg = pl.lit("expected an integer, got a boolean")
-                    errors.append(pl.when(raw.is_not_null()).then(msg))
-            elif dtype.is_numeric():
-                num = raw.cast(pl.Float64)
+                    errors.append((raw.is_not_null(), pl.lit("expected an integer, got a boolean")))
             else:
-                num = pl.lit(None, dtype=pl.Float64)
-                msg = pl.lit(f"expected a number, got {dtype}")
-                errors.append(pl.when(raw.is_not_null()).then(msg))
-            shown = raw.cast(pl.String)
+                num = raw.cast(pl.Float64)
             if s.kind == "int":
-                errors.append(
-                    pl.when(num.is_not_null() & (num != num.floor()))
-                    .then(pl.format("expected a whole number, got {}", num))
-                )
+                errors.append((num.is_not_null() & (num != num.floor()),
+                               pl.format("expected a whole number, got {}", shown)))
             cond = pl.lit(False)
             if s.ge is not None:
                 cond = cond | (num < s.ge)
@@ -156,62 +150,44 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
                 cond = cond | (num > s.le)
             if s.lt is not None:
                 cond = cond | (num >= s.lt)
-            if s.ge is not None or s.gt is not None or s.le is not None or s.lt is not None:
-                errors.append(
-                    pl.when(cond.fill_null(False) | num.is_nan().fill_null(False))
-                    .then(pl.format(f"expected {_range_text(s)}, got {{}}", shown))
-                )
+            if _range_text(s):
+                errors.append((cond | num.is_nan(),
+                               pl.format(f"expected {_range_text(s)}, got {{}}", shown)))
             if s.column == "kps":
-                errors.append(
-                    pl.when(num.is_not_null() & ((num % 10) != 0))
-                    .then(pl.format("KPS must be 0-100 in steps of 10, got {}", shown))
-                )
+                errors.append((num.is_not_null() & ((num % 10) != 0),
+                               pl.format("KPS must be 0-100 in steps of 10, got {}", shown)))
             typed = num if s.kind == "float" else (
                 pl.when(num == num.floor()).then(num).otherwise(None).cast(pl.Int64, strict=False)
             )
         elif s.kind == "bool":
             if dtype == pl.Boolean:
                 typed = raw
-            elif dtype == pl.String or dtype.is_numeric():
-                txt = raw.cast(pl.String).str.strip_chars().str.to_lowercase()
+            elif dtype.is_numeric():
+                typed = pl.when(raw == 1).then(True).when(raw == 0).then(False).otherwise(None)
+                errors.append((raw.is_not_null() & typed.is_null(),
+                               pl.format("expected true|false, got '{}'", shown)))
+            else:
+                txt = raw.str.strip_chars().str.to_lowercase()
                 typed = (
                     pl.when(txt.is_in(TRUE_WORDS)).then(True)
                     .when(txt.is_in(FALSE_WORDS)).then(False)
                     .otherwise(None)
                 )
-                if dtype.is_numeric():
-                    txt = raw.cast(pl.Float64).cast(pl.String)
-                    typed = pl.when(raw == 1).then(True).when(raw == 0).then(False).otherwise(None)
-                    present = raw.is_not_null()
-                else:
-                    present = raw.is_not_null() & (txt != "")
-                errors.append(
-                    pl.when(present & typed.is_null())
-                    .then(pl.format("expected true|false, got '{}'", raw.cast(pl.String)))
-                )
-            else:
-                typed = pl.lit(None, dtype=pl.Boolean)
-                msg = pl.lit(f"expected true|false, got {dtype}")
-                errors.append(pl.when(raw.is_not_null()).then(msg))
+                errors.append((raw.is_not_null() & (txt != "") & typed.is_null(),
+                               pl.format("expected true|false, got '{}'", shown)))
         else:  # enum | str
-            txt = raw.cast(pl.String)
-            if dtype == pl.String:
-                typed = pl.when(txt == "").then(None).otherwise(txt)
-            else:
-                typed = txt
+            typed = pl.when(shown == "").then(None).otherwise(shown) if dtype == pl.String \
+                else shown
             if s.kind == "enum":
-                errors.append(
-                    pl.when(typed.is_not_null() & ~typed.is_in(list(s.allowed or ())))
-                    .then(pl.format(f"expected {'|'.join(s.allowed or ())}, got '{{}}'", typed))
-                )
-                typed = pl.when(typed.is_in(list(s.allowed or ()))).then(typed).otherwise(None)
+                allowed = list(s.allowed or ())
+                ok = typed.is_in(allowed)
+                errors.append((typed.is_not_null() & ~ok,
+                               pl.format(f"expected {'|'.join(allowed)}, got '{{}}'", typed)))
+                typed = pl.when(ok).then(typed).otherwise(None)
             if s.max_length is not None:
-                errors.append(
-                    pl.when(typed.str.len_chars() > s.max_length)
-                    .then(pl.lit(f"longer than {s.max_length} characters"))
-                )
-        err = pl.coalesce(errors) if errors else None
-        out[col] = (typed.alias(col), err)
+                errors.append((typed.str.len_chars() > s.max_length,
+                               pl.lit(f"longer than {s.max_length} characters")))
+        out[col] = (typed.alias(col), [(c.fill_null(False), m) for c, m in errors])
     return out
 
 

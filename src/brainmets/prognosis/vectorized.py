@@ -14,7 +14,14 @@ import polars as pl
 
 from brainmets.prognosis.columns import column_specs, typed_columns
 from brainmets.prognosis.features import frame_features
-from brainmets.prognosis.tables import EPS, Condition, IndexTable, Variant, index_tables
+from brainmets.prognosis.tables import (
+    EPS,
+    Condition,
+    IndexTable,
+    Variant,
+    index_tables,
+    reachable_scores,
+)
 
 ERRORS_COLUMN = "input_errors"
 _F = "__f_"  # prefix of temporary feature columns
@@ -61,23 +68,21 @@ def _variant_mask(v: Variant) -> pl.Expr:
     return mask.fill_null(False)
 
 
-def _variant_exprs(table: IndexTable, v: Variant) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+def _key(score: float) -> int:
+    return int(round(score * 2))
+
+
+def _variant_stage(table: IndexTable, k: int, v: Variant) -> list[pl.Expr]:
+    """Stage 1: the variant's score (points) or class label (classes) as a temp column."""
+    name = f"__v_{table.id}_{k}"
     if table.kind == "classes":
         need = reduce(lambda a, b: a & b, [pl.col(_F + i).is_not_null() for i in table.all_inputs])
-        pairs_g, pairs_m = [], []
+        pairs = []
         for rule in v.rules:
-            cond = reduce(
-                lambda a, b: a & b,
-                [_cond(c, pl.col(_F + name)) for name, c in rule.when],
-                pl.lit(True),
-            )
-            pairs_g.append((need & cond, rule.label))
-            pairs_m.append((need & cond, rule.median))
-        return (
-            pl.lit(None, dtype=pl.Float64),
-            _chain(pairs_g, pl.String),
-            _chain(pairs_m, pl.Float64),
-        )
+            cond = reduce(lambda a, b: a & b,
+                          [_cond(c, pl.col(_F + n)) for n, c in rule.when], pl.lit(True))
+            pairs.append((need & cond, rule.label))
+        return [_chain(pairs, pl.String).alias(name)]
     pts = []
     for fac in v.factors:
         x = pl.col(_F + fac.input)
@@ -85,26 +90,31 @@ def _variant_exprs(table: IndexTable, v: Variant) -> tuple[pl.Expr, pl.Expr, pl.
         if fac.if_missing_points is not None:
             p = pl.when(x.is_null()).then(pl.lit(fac.if_missing_points)).otherwise(p)
         pts.append(p)
-    score = reduce(lambda a, b: a + b, pts)
-    group = _chain(
-        [(score.is_between(g.min - 1e-9, g.max + 1e-9), g.label) for g in v.groups], pl.String
-    )
-    median = _chain(
-        [(score.is_between(g.min - 1e-9, g.max + 1e-9), g.median) for g in v.groups],
-        pl.Float64,
-    )
-    return score, group, median
+    return [reduce(lambda a, b: a + b, pts).alias(name)]
 
 
-def _index_exprs(table: IndexTable, valid: pl.Expr) -> list[pl.Expr]:
-    per_variant = [(_variant_mask(v), *_variant_exprs(table, v)) for v in table.variants]
-    out = []
-    for k, (suffix, dtype) in enumerate(
-        (("score", pl.Float64), ("group", pl.String), ("median_os", pl.Float64))
-    ):
-        pairs = [(valid & pv[0], pv[k + 1]) for pv in per_variant]
-        out.append(_chain(pairs, dtype).alias(f"{table.id}_{suffix}"))
-    return out
+def _variant_outputs(table: IndexTable, k: int, v: Variant) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Stage 2: (score, group, median) from the temp column, via look-up tables."""
+    col = pl.col(f"__v_{table.id}_{k}")
+    if table.kind == "classes":
+        medians = {r.label: r.median for r in v.rules}
+        return (
+            pl.lit(None, dtype=pl.Float64),
+            col,
+            col.replace_strict(medians, default=None, return_dtype=pl.Float64),
+        )
+    labels: dict[int, str] = {}
+    medians_by_key: dict[int, float | None] = {}
+    for sc in reachable_scores(v):
+        g = v.group_for(sc)
+        labels[_key(sc)] = g.label if g else None
+        medians_by_key[_key(sc)] = g.median if g else None
+    key = (col * 2).round().cast(pl.Int64)
+    return (
+        col,
+        key.replace_strict(labels, default=None, return_dtype=pl.String),
+        key.replace_strict(medians_by_key, default=None, return_dtype=pl.Float64),
+    )
 
 
 def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -113,63 +123,77 @@ def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl
     ``row`` in the errors table is 1-based over the data rows, plus ``row_offset``.
     """
     typed = typed_columns(dict(df.schema))
-    err_cols = {col: e for col, (_t, e) in typed.items() if e is not None}
+    # the model rule: histology applies to NSCLC only (checked on the typed values)
+    hist_rule = (
+        pl.col("primary_histology").is_not_null()
+        & pl.col("primary_site").is_not_null()
+        & (pl.col("primary_site") != "nsclc")
+    )
+    hist_msg = pl.format("applies to site nsclc only, got site '{}'", pl.col("primary_site"))
+    bad_cols = [c for c, (_t, errs) in typed.items() if errs]
     work = df.select(
         [t for t, _e in typed.values()]
-        + [e.alias(f"__err_{col}") for col, e in err_cols.items()]
+        + [reduce(lambda a, b: a | b, [c for c, _m in typed[col][1]]).alias(f"__bad_{col}")
+           for col in bad_cols]
     )
-    err_names = [f"__err_{c}" for c in err_cols]
-    # the model rule: histology applies to NSCLC only
-    hist_err = (
-        pl.when(
-            pl.col("primary_histology").is_not_null()
-            & pl.col("primary_site").is_not_null()
-            & (pl.col("primary_site") != "nsclc")
-        )
-        .then(pl.format("applies to site nsclc only, got site '{}'", pl.col("primary_site")))
-    )
+    work = work.with_columns(hist_rule.alias("__bad_histology_rule"))
+    flags = [f"__bad_{c}" for c in bad_cols] + ["__bad_histology_rule"]
+    work = work.with_columns(pl.any_horizontal(flags).alias("__invalid"))
+    work = work.with_columns([e.alias(_F + k) for k, e in frame_features(work).items()])
+    tables = list(index_tables().values())
     work = work.with_columns(
-        pl.coalesce(pl.col("__err_primary_histology"), hist_err).alias("__err_primary_histology")
-        if "__err_primary_histology" in err_names
-        else hist_err.alias("__err_primary_histology")
+        [e for t in tables for k, v in enumerate(t.variants) for e in _variant_stage(t, k, v)]
     )
-    if "__err_primary_histology" not in err_names:
-        err_names.append("__err_primary_histology")
-    any_err = reduce(lambda a, b: a | b, [pl.col(c).is_not_null() for c in err_names])
-    work = work.with_columns(any_err.alias("__invalid"))
-    feats = frame_features(work)
-    work = work.with_columns([e.alias(_F + k) for k, e in feats.items()])
     valid = ~pl.col("__invalid")
     exprs = []
-    for table in index_tables().values():
-        exprs.extend(_index_exprs(table, valid))
+    for t in tables:
+        outs = [(_variant_mask(v), *_variant_outputs(t, k, v)) for k, v in enumerate(t.variants)]
+        for j, (suffix, dtype) in enumerate(
+            (("score", pl.Float64), ("group", pl.String), ("median_os", pl.Float64))
+        ):
+            if len(outs) == 1:
+                e = pl.when(valid & outs[0][0]).then(outs[0][j + 1]).otherwise(
+                    pl.lit(None, dtype=dtype))
+            else:
+                e = _chain([(valid & o[0], o[j + 1]) for o in outs], dtype)
+            exprs.append(e.alias(f"{t.id}_{suffix}"))
+    scores = work.select(exprs)
     n_bad = int(work.get_column("__invalid").sum())
     if n_bad:
-        msg = pl.concat_str(
-            [pl.format(f"{c[6:]}: {{}}", pl.col(c)) for c in err_names],
-            separator="; ",
-            ignore_nulls=True,
+        # messages only for the bad rows (string formatting is the expensive part)
+        mask = work["__invalid"]
+        bad_in = df.with_row_index("__row", offset=row_offset + 1).filter(mask)
+        msgs = [
+            pl.coalesce([pl.when(c).then(m) for c, m in typed[col][1]]).alias(col)
+            for col in bad_cols
+        ]
+        errs_wide = bad_in.select([pl.col("__row").alias("row"), *msgs])
+        rule_msgs = work.filter(mask).select(  # the cross-field rule reads typed values
+            pl.when(hist_rule).then(hist_msg).alias("primary_histology__rule")
         )
-        exprs.append(pl.when(pl.col("__invalid")).then(msg).otherwise(None).alias(ERRORS_COLUMN))
+        errs_wide = pl.concat([errs_wide, rule_msgs], how="horizontal")
+        errors = (
+            errs_wide.unpivot(index="row", variable_name="field", value_name="reason")
+            .filter(pl.col("reason").is_not_null())
+            .with_columns(pl.col("field").str.replace("__rule", "", literal=True))
+            .sort("row", maintain_order=True)
+        )
+        joined = errors.group_by("row", maintain_order=True).agg(
+            pl.format("{}: {}", "field", "reason").str.join("; ").alias(ERRORS_COLUMN)
+        )
+        err_col = (
+            pl.DataFrame({"row": pl.int_range(row_offset + 1, row_offset + 1 + df.height,
+                                              eager=True, dtype=pl.UInt32)})
+            .join(joined, on="row", how="left", maintain_order="left")
+            .get_column(ERRORS_COLUMN)
+        )
+        scores = scores.with_columns(err_col)
     else:
-        exprs.append(pl.lit(None, dtype=pl.String).alias(ERRORS_COLUMN))
-    scores = work.select(exprs)
+        errors = pl.DataFrame(schema={"row": pl.UInt32, "field": pl.String, "reason": pl.String})
+        scores = scores.with_columns(pl.lit(None, dtype=pl.String).alias(ERRORS_COLUMN))
     out = pl.concat(
         [df.drop([c for c in scores.columns if c in df.columns]), scores], how="horizontal"
     )
-    if n_bad:
-        bad = work.with_row_index("row", offset=row_offset + 1).filter(pl.col("__invalid"))
-        errors = (
-            bad.select(["row", *err_names])
-            .unpivot(index="row", variable_name="field", value_name="reason")
-            .filter(pl.col("reason").is_not_null())
-            .with_columns(pl.col("field").str.slice(6))
-            .sort("row", maintain_order=True)
-        )
-    else:
-        errors = pl.DataFrame(
-            schema={"row": pl.UInt32, "field": pl.String, "reason": pl.String}
-        )
     return out, errors
 
 
