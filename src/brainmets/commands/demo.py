@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
             console.print(f"  {out / name}")
 
 
-def run_demo(out: Path, with_mri: bool = True, seed: int = DEMO_SEED, log=print) -> dict:
+def run_demo(out: Path, with_mri: bool = True, seed: int = DEMO_SEED, log=print,
+             voxel_mm: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> dict:
     """Run the demo flow into ``out``; returns {"files": [...], "seconds": ...}."""
     from brainmets.assessment import assess
     from brainmets.examples import EXAMPLE_PATIENT
@@ -53,7 +54,7 @@ def run_demo(out: Path, with_mri: bool = True, seed: int = DEMO_SEED, log=print)
 
         mri_dir = out / "mri"
         log(f"1/4 synthetic T1c MRI of the demo patient (phantom seed {seed}) ...")
-        truth = make_case(seed, mri_dir, voxel_mm=(1.0, 1.0, 1.0), full_head=True)
+        truth = make_case(seed, mri_dir, voxel_mm=voxel_mm, full_head=True)
         log(f"    {len(truth['lesions'])} simulated metastases; scanning ...")
         # the MRI defines the lesions of the demo: the scan's count replaces the bundled one
         record.setdefault("brain_metastases", {}).pop("count", None)
