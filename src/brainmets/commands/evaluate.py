@@ -43,6 +43,11 @@ def render_text(result: dict) -> str:
         f"mean Dice of detected lesions:   {_fmt(s['mean_dice_detected'])}",
         f"BraTS lesion-wise Dice (mean):   {_fmt(s['brats_lesionwise_dice'])}",
         f"BraTS lesion-wise HD95 mm:       {_fmt(s['brats_lesionwise_hd95'])}",
+    ]
+    if s.get("fp_by_cause"):
+        lines.append("false positives by cause:        "
+                     + ", ".join(f"{k} {v}" for k, v in s["fp_by_cause"].items()))
+    lines += [
         "",
         f"{'case':<24}{'lesions':>8}{'detected':>10}{'FP':>5}{'BraTS Dice':>12}{'HD95':>9}",
     ]

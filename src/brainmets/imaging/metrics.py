@@ -172,8 +172,14 @@ def match_truth(
     truth_meta: dict[int, dict] | None = None,
     *,
     dil: int = 1,
+    confounders: np.ndarray | None = None,
+    confounder_codes: dict[str, int] | None = None,
 ) -> dict:
-    """Per truth lesion (label value k): detected?, Dice, HD95, volumes; plus false positives."""
+    """Per truth lesion (label value k): detected?, Dice, HD95, volumes; plus false positives.
+
+    With a phantom's ``confounders`` map, each false positive gets the ``cause`` it overlaps
+    most (after one dilation): vessel, dural_sinus, choroid_plexus, dura, head, or parenchyma.
+    """
     if pred.shape != truth_labels.shape:
         raise ValueError(f"shape mismatch: prediction {pred.shape} vs truth {truth_labels.shape}")
     vox_ml = float(np.prod(spacing)) / 1000.0
@@ -204,6 +210,19 @@ def match_truth(
         rows.append(row)
     fps = [{"component": i, "volume_ml": round(float(counts[i]) * vox_ml, 6)}
            for i in range(1, n_pred + 1) if i not in matched]
+    if confounders is not None and fps:
+        from scipy import ndimage as ndi
+
+        names = {v: k for k, v in (confounder_codes or {}).items()}
+        objs = ndi.find_objects(pred_cc)
+        for fp in fps:
+            sl = objs[fp["component"] - 1]
+            sl = tuple(slice(max(a.start - 1, 0), a.stop + 1) for a in sl)
+            m = ndi.binary_dilation(pred_cc[sl] == fp["component"], _struct18())
+            vals = confounders[sl][m]
+            vals = vals[vals > 0]
+            fp["cause"] = (names.get(int(np.bincount(vals).argmax()), "other") if len(vals)
+                           else "parenchyma")
     return {"lesions": rows, "false_positives": fps, "n_pred_components": n_pred}
 
 
@@ -223,6 +242,11 @@ def summarise(cases: list[dict]) -> dict:
     bd = [c["brats"]["lesionwise_dice"] for c in cases if "brats" in c]
     bh = [c["brats"]["lesionwise_hd95"] for c in cases if "brats" in c]
     det = [le for le in lesions if le["detected"]]
+    causes: dict[str, int] = {}
+    for c in cases:
+        for fp in c["false_positives"]:
+            if "cause" in fp:
+                causes[fp["cause"]] = causes.get(fp["cause"], 0) + 1
     return {
         "scans": n,
         "lesions": len(lesions),
@@ -236,6 +260,7 @@ def summarise(cases: list[dict]) -> dict:
         if det else None,
         "brats_lesionwise_dice": round(float(np.mean(bd)), 4) if bd else None,
         "brats_lesionwise_hd95": round(float(np.mean(bh)), 3) if bh else None,
+        "fp_by_cause": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
         "conventions": {
             "detection": "any overlap with the truth lesion dilated once (18-connected), "
                          "26-connected predicted components; no size threshold on FPs",
@@ -266,11 +291,16 @@ def load_case(pred_path, truth_dir) -> dict:
     if pred.ndim != 3 or not np.isfinite(pred).all():
         raise ValueError(f"{pred_path}: expected a finite 3-D label map")
     spacing = np.sqrt((t_img.affine[:3, :3] ** 2).sum(0))
-    meta = {}
+    meta, codes, conf = {}, None, None
     jpath = truth_dir / "truth.json"
     if jpath.exists():
-        meta = {int(le["id"]): le for le in json.loads(jpath.read_text())["lesions"]}
-    res = match_truth(pred, truth, spacing, meta)
+        doc = json.loads(jpath.read_text())
+        meta = {int(le["id"]): le for le in doc["lesions"]}
+        codes = doc.get("confounder_codes")
+    cpath = truth_dir / "confounders.nii.gz"
+    if codes and cpath.exists():
+        conf = np.asarray(nib.load(str(cpath)).dataobj)
+    res = match_truth(pred, truth, spacing, meta, confounders=conf, confounder_codes=codes)
     res["brats"] = {k: v for k, v in brats_lesionwise(pred > 0, truth > 0, spacing).items()
                     if k != "lesions"}
     return res

@@ -56,6 +56,7 @@ import numpy as np
 from brainmets.imaging.phantom_anatomy import Anatomy, load_anatomy
 from brainmets.imaging.phantom_lesions import Lesion, measure, sample_lesions, size_bin
 from brainmets.imaging.phantom_render import (
+    CONFOUNDER_CODES,
     HEAD_MM,
     confounder_paths,
     smooth_field,
@@ -75,6 +76,7 @@ class _Patient:
     scale: np.ndarray  # subject size, MNI -> subject mm
     lesions: list[Lesion]
     template: np.ndarray  # T1c without lesions (white matter = 1)
+    conf: np.ndarray  # confounder codes on the template grid
     confounders: list[dict]
     full_head: bool
 
@@ -112,8 +114,8 @@ def _patient(
         rng, anat, n, diameter_range=diameter_range, growth_margin=growth_margin
     )
     paths, info = confounder_paths(rng, anat, lesions)
-    tpl = template_image(rng, anat, levels, lesions, paths, info, full_head)
-    return _Patient(anat, levels, scale, lesions, tpl, info, full_head)
+    tpl, conf = template_image(rng, anat, levels, lesions, paths, info, full_head)
+    return _Patient(anat, levels, scale, lesions, tpl, conf, info, full_head)
 
 
 def _orientation(rng: np.random.Generator, permute: bool) -> np.ndarray:
@@ -130,6 +132,7 @@ def _acquire(
     voxel_mm: Sequence[float],
     skull_stripped: bool,
     random_orientation: bool,
+    want_conf: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict], dict]:
     from scipy import ndimage as ndi
 
@@ -187,15 +190,23 @@ def _acquire(
     if skull_stripped:
         brain = ndi.affine_transform(anat.brain.astype(np.float32), m[:3, :3], offset=m[:3, 3],
                                      output_shape=tuple(shape), order=1, prefilter=False)
-        data[brain < 0.5] = 0.0
-        labels[brain < 0.5] = 0  # lesions are inside the brain; guard only
+        keep = brain >= 0.5
+        data *= keep
+        labels *= keep  # lesions are inside the brain; guard only
+    meta: dict = {}
     units = float(10 ** rng.uniform(0.3, 3.3))
     data *= units
     if rng.random() < 0.5 and data.max() < 30000:
         out = np.rint(data).astype(np.int16)
     else:
         out = data.astype(np.float32)
-    meta = {"world_from_mni": pose.round(6).tolist(), "noise_sigma_rel_wm": round(sigma, 4),
+    if want_conf:
+        conf = ndi.affine_transform(pt.conf, m[:3, :3], offset=m[:3, 3], output_shape=tuple(shape),
+                                    order=0, prefilter=False)
+        if skull_stripped:
+            conf *= keep
+        meta["_conf"] = conf
+    meta |= {"world_from_mni": pose.round(6).tolist(), "noise_sigma_rel_wm": round(sigma, 4),
             "bias_log_sd": round(float(bias_sd), 4), "units_scale": round(units, 4),
             "dtype": str(out.dtype), "subsamples": nsub}
     return out, labels, aff, rows, meta
@@ -247,18 +258,22 @@ def _paint(
         data[sl] *= (1 - les.oedema_depth * w * (0.3 + 0.7 * pwm)).astype(np.float32)
     sl = box(ro)
     vs = np.sqrt((aff[:3, :3] ** 2).sum(0))
-    m_ss = [int(np.clip(np.ceil(s / 0.5), 2, 8)) for s in vs]
-    f_les = np.zeros(tuple(s.stop - s.start for s in sl), np.float32)
+    m_ss = [int(np.clip(np.ceil(s / 0.75), 2, 4)) for s in vs]
+    offs = np.stack(np.meshgrid(*[(np.arange(n) + 0.5) / n - 0.5 for n in m_ss], indexing="ij"),
+                    -1).reshape(-1, 3)
+    centres = mni_points(sl)  # (*box, 3)
+    step_mni = (mni_from_world @ aff)[:3, :3]
+    dmni = offs @ step_mni.T  # (nsub, 3)
+    f_les = np.zeros(centres.shape[:3], np.float32)
     f_core = np.zeros_like(f_les)
-    grids = np.meshgrid(*[(np.arange(n) + 0.5) / n - 0.5 for n in m_ss], indexing="ij")
-    for off in np.stack(grids, -1).reshape(-1, 3):
-        rho = les.rho(mni_points(sl, off))
-        f_les += rho < 1
+    chunk = max(1, int(4_000_000 // max(f_les.size, 1)))
+    for a in range(0, len(dmni), chunk):
+        rho = les.rho(centres[..., None, :] + dmni[a:a + chunk])  # (*box, n, )
+        f_les += (rho < 1).sum(-1)
         if les.pattern == "ring":
-            f_core += rho < les.core_ratio
-    n = float(np.prod(m_ss))
-    f_les /= n
-    f_core /= n
+            f_core += (rho < les.core_ratio).sum(-1)
+    f_les /= len(dmni)
+    f_core /= len(dmni)
     f_rim = f_les - f_core
     data[sl] = data[sl] * (1 - f_les) + f_rim * les.enhancement + f_core * les.core_level
     lab = labels[sl]
@@ -315,16 +330,20 @@ def _atomic_json(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _write_case(out_dir: Path, data, labels, aff, truth: dict) -> None:
+def _write_nifti(arr: np.ndarray, aff: np.ndarray, path: Path) -> None:
     import nibabel as nib
 
+    img = nib.Nifti1Image(arr, aff)
+    img.set_qform(aff, code=1)
+    img.set_sform(aff, code=1)
+    img.header.set_xyzt_units("mm", "sec")
+    _atomic_save(img, path)
+
+
+def _write_case(out_dir: Path, data, labels, aff, truth: dict) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for arr, name in ((labels, "truth.nii.gz"), (data, "t1c.nii.gz")):
-        img = nib.Nifti1Image(arr, aff)
-        img.set_qform(aff, code=1)
-        img.set_sform(aff, code=1)
-        img.header.set_xyzt_units("mm", "sec")
-        _atomic_save(img, out_dir / name)
+    _write_nifti(labels, aff, out_dir / "truth.nii.gz")
+    _write_nifti(data, aff, out_dir / "t1c.nii.gz")
     _atomic_json(truth, out_dir / "truth.json")
 
 
@@ -344,17 +363,21 @@ def make_case(
     random_orientation: bool = True,
     n_lesions: int | None = None,
     diameter_range: tuple[float, float] = (2.0, 40.0),
+    confounder_map: bool = False,
 ) -> dict:
     """Write one phantom case (t1c.nii.gz, truth.nii.gz, truth.json) and return the truth dict.
 
     ``full_head=False`` gives a skull-stripped 240x240x155 mm research-style scan.
+    ``confounder_map=True`` also writes confounders.nii.gz (codes in truth.json) so false
+    positives can be attributed to vessels, sinuses, choroid plexus, dura or the scalp/skull.
     """
     v = _check(voxel_mm)
     rng = _rng(seed)
     r_pat, r_acq = rng.spawn(2)
     pt = _patient(r_pat, v, full_head, n_lesions, diameter_range, 1.0)
     data, labels, aff, rows, meta = _acquire(r_acq, pt, pt.lesions, v, not full_head,
-                                             random_orientation)
+                                             random_orientation, confounder_map)
+    conf = meta.pop("_conf", None)
     truth = {
         "generator": GENERATOR,
         "seed": [int(seed)] if isinstance(seed, int | np.integer) else list(map(int, seed)),
@@ -368,7 +391,11 @@ def make_case(
         "confounders": pt.confounders,
         "notes": "tentorium and dural enhancement at the skull base are not modelled",
     }
+    if conf is not None:
+        truth["confounder_codes"] = CONFOUNDER_CODES
     _write_case(Path(out_dir), data, labels, aff, truth)
+    if conf is not None:
+        _write_nifti(conf, aff, Path(out_dir) / "confounders.nii.gz")
     return truth
 
 

@@ -90,20 +90,22 @@ def load_anatomy(step: int = 1) -> Anatomy:
     affine = None
     for name in ("t1", "gm", "wm"):
         img = nib.load(str(base / f"mni_icbm152_{name}_tal_nlin_sym_09a_converted.nii.gz"))
-        arr = np.asarray(img.dataobj, dtype=np.float32) / 255.0
-        maps[name] = np.pad(arr, PAD_MM)
+        maps[name] = np.asarray(img.dataobj, dtype=np.float32) / 255.0
         affine = img.affine.copy()
     assert affine is not None
-    affine[:3, 3] -= PAD_MM * np.diag(affine)[:3]
-    brain = maps["t1"] > 0
-    gm = _block_mean(maps["gm"], step).astype(np.float32)
-    wm = _block_mean(maps["wm"], step).astype(np.float32)
-    brain_f = _block_mean(brain.astype(np.float32), step)
+    pad = PAD_MM // step  # PAD_MM is a multiple of 1, 2 and 3
+
+    def coarse(a: np.ndarray) -> np.ndarray:
+        return np.pad(_block_mean(a, step), pad).astype(np.float32)
+
+    gm = coarse(maps["gm"])
+    wm = coarse(maps["wm"])
+    brain_f = coarse((maps["t1"] > 0).astype(np.float32))
     brain = brain_f >= 0.5
     csf = np.clip(brain_f - gm - wm, 0.0, 1.0).astype(np.float32)
     aff = affine.copy()
     aff[:3, :3] *= step
-    aff[:3, 3] += (step - 1) / 2.0 * np.diag(affine)[:3]
+    aff[:3, 3] += ((step - 1) / 2.0 - PAD_MM) * np.diag(affine)[:3]
     if step == 1:  # exact EDT at 1 mm is slow (~7 s); a 2 mm EDT interpolated is close enough
         half = _block_mean(brain.astype(np.float32), 2) >= 0.5
         full = tuple(2 * n for n in half.shape)

@@ -226,7 +226,7 @@ def measure(lesion: Lesion, world_from_mni: np.ndarray) -> dict:
     from scipy.spatial import ConvexHull, QhullError
 
     ro = lesion.outer_radius
-    h = max(2 * ro / 40.0, 0.05)
+    h = max(2 * ro / 32.0, 0.05)
     ax = np.arange(-ro - h, ro + h * 1.5, h)
     g = np.stack(np.meshgrid(ax, ax, ax, indexing="ij"), -1).reshape(-1, 3) + lesion.centre
     pts = g[lesion.rho(g) < 1.0]

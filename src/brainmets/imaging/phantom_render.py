@@ -7,6 +7,8 @@ affine (signed axis permutation x small oblique rotation x voxel size).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from brainmets.imaging.phantom_anatomy import Anatomy
@@ -24,6 +26,10 @@ HEAD_LAYERS: tuple[tuple[float, str], ...] = (
     (16.5, "skin"),
 )
 HEAD_MM = HEAD_LAYERS[-1][0]
+# values of confounders.nii.gz (written on request) and their names
+CONFOUNDER_CODES: dict[str, int] = {
+    "vessel": 1, "dural_sinus": 2, "choroid_plexus": 3, "dura": 4, "head": 5,
+}
 
 
 def tissue_levels(rng: np.random.Generator) -> dict[str, float]:
@@ -72,6 +78,14 @@ def _polyline(points: np.ndarray, step: float = 0.5) -> np.ndarray:
     return np.concatenate(segs)
 
 
+@lru_cache(maxsize=3)
+def _vessel_seeds(step: int) -> np.ndarray:
+    from brainmets.imaging.phantom_anatomy import load_anatomy
+
+    anat = load_anatomy(step)
+    return np.argwhere((anat.csf > 0.3) & (anat.d_in > 0) & (anat.d_in < 6))
+
+
 def confounder_paths(
     rng: np.random.Generator, anat: Anatomy, lesions: list[Lesion]
 ) -> tuple[dict[str, np.ndarray], list[dict]]:
@@ -103,7 +117,7 @@ def confounder_paths(
         {"kind": "deep_vein", "name": "internal_cerebral_veins_and_galen"},
     ]
     # cortical vessels: smooth random walks in the sulcal shell
-    seeds = np.argwhere((anat.csf > 0.3) & (anat.d_in > 0) & (anat.d_in < 6))
+    seeds = _vessel_seeds(anat.step)
     n_v = int(rng.integers(35, 80))
     pos = anat.mni_of(seeds[rng.integers(len(seeds), size=n_v)].astype(float))
     d = rng.normal(size=(n_v, 3))
@@ -166,8 +180,10 @@ def template_image(
     paths: dict[str, np.ndarray],
     info: list[dict],
     full_head: bool,
-) -> np.ndarray:
-    """T1c intensities (white matter = 1) on the template grid, lesions excluded."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """T1c intensities (white matter = 1) on the template grid, lesions excluded, and a map of
+    the enhancing confounders (``CONFOUNDER_CODES``)."""
+    conf = np.zeros(anat.shape, np.uint8)
     img = anat.gm * np.float32(lev["gm"])
     img += anat.wm * np.float32(lev["wm"])
     img += anat.csf * np.float32(lev["csf"])
@@ -178,17 +194,21 @@ def template_image(
         table = np.array([lev[n] for _, n in HEAD_LAYERS] + [0.0], np.float32)
         layer = np.searchsorted(edges, dd)  # index of the first edge >= distance
         img = np.where(anat.brain, img, table[layer])
+        names = [n for _, n in HEAD_LAYERS] + ["air"]
+        code = np.array([CONFOUNDER_CODES.get("dura" if n == "dura" else "head", 0)
+                         if n not in ("csf", "air") else 0 for n in names], np.uint8)
+        conf = np.where(anat.brain, conf, code[layer])
         info.append({"kind": "dura", "name": "convexity"})
         info.append({"kind": "scalp_fat_and_marrow"})
     # falx: midline sheet in the interhemispheric fissure above the corpus callosum
     xyz_x = anat.affine[0, 0] * np.arange(anat.shape[0]) + anat.affine[0, 3]
     xyz_z = anat.affine[2, 2] * np.arange(anat.shape[2]) + anat.affine[2, 3]
-    mid = np.abs(xyz_x) <= max(0.6, anat.step / 2)
-    falx = np.zeros(anat.shape, bool)
-    falx[mid] = True
+    mid = np.flatnonzero(np.abs(xyz_x) <= max(0.6, anat.step / 2))
+    xs = slice(int(mid.min()), int(mid.max()) + 1)
+    falx = (anat.csf[xs] > 0.35) | (~anat.brain[xs] & (anat.d_out[xs] <= 3.0))
     falx &= (xyz_z > 8)[None, None, :]
-    falx &= (anat.csf > 0.35) | (~anat.brain & (anat.d_out <= 3.0))
-    img[falx] = lev["dura"]
+    np.putmask(img[xs], falx, np.float32(lev["dura"]))
+    np.putmask(conf[xs], falx, CONFOUNDER_CODES["dura"])
     info.append({"kind": "dura", "name": "falx"})
     # choroid plexus: blobs in both trigones and the fourth ventricle
     vent = np.argwhere((anat.csf > 0.5) & (anat.d_in > 8))
@@ -210,12 +230,15 @@ def template_image(
         q = ((anat.mni_of(ii.reshape(-1, 3).astype(float)) - c) / r) ** 2
         occ = np.clip(1.5 - q.sum(1), 0, 1).reshape(ii.shape[:3]) * (anat.csf[sl] > 0.2)
         img[sl] = img[sl] * (1 - occ) + lev["plexus"] * occ
+        np.putmask(conf[sl], occ > 0.3, CONFOUNDER_CODES["choroid_plexus"])
         info.append({"kind": "choroid_plexus", "name": name,
                      "centre_mni": [round(float(v), 1) for v in c]})
     # vessels and sinuses
     v, sl = _tube(anat, paths["thin"], rng.uniform(0.45, 0.8), 2.0)
     img[sl] = img[sl] * (1 - v) + lev["vessel"] * v
+    np.putmask(conf[sl], v > 0.3, CONFOUNDER_CODES["vessel"])
     if full_head:
         s, sl = _tube(anat, paths["sinus"], rng.uniform(1.6, 2.2), 2.0)
         img[sl] = img[sl] * (1 - s) + lev["sinus"] * s
-    return img.astype(np.float32)
+        np.putmask(conf[sl], s > 0.3, CONFOUNDER_CODES["dural_sinus"])
+    return img.astype(np.float32), conf
