@@ -251,3 +251,105 @@ def helpers():
 
     return types.SimpleNamespace(PATIENT=PATIENT, tiny_nifti=tiny_nifti, fake_scan=fake_scan,
                                  make_api=make_api, dicom_slice=dicom_slice)
+
+
+# ----------------------------------------------------------------------- server subprocesses
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("BRAINMETS_TEST_ARTIFACTS", REPO / "test-artifacts")) / "service"
+
+
+class Server:
+    """``brainmets serve`` in a subprocess on 127.0.0.1:<free port>; always terminated."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "BRAINMETS_DATA_DIR": str(data_dir), **(env or {})}
+        self.env.pop("BRAINMETS_DATABASE_URL", None)
+        self.proc = None
+        self.log = data_dir / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 60.0) -> Server:
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from brainmets.cli import main; main()", "serve",
+             "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("server did not start in time")
+
+    def kill9(self) -> None:
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    """Start servers on a shared data dir (SQLite); every one is terminated at teardown."""
+    servers: list[Server] = []
+
+    def make(**env: str) -> Server:
+        s = Server(tmp_path / "srv-data", env)
+        s.data_dir.mkdir(exist_ok=True)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+def add_user(data_dir: Path, name: str, role: str) -> str:
+    from brainmets.store import open_store, repo
+
+    st = open_store(None, data_dir)
+    try:
+        with st.session() as s:
+            return repo.create_user(s, name, role)[1]
+    finally:
+        st.dispose()
+
+
+@pytest.fixture(scope="session")
+def phantom_mri(tmp_path_factory) -> Path:
+    """A small phantom T1c MRI (skull-stripped, 3 mm, 2 lesions) from the imaging phantom."""
+    try:
+        from brainmets.imaging.phantom import make_case
+    except ImportError:
+        pytest.skip("brainmets.imaging.phantom not available yet")
+    d = tmp_path_factory.mktemp("phantom")
+    make_case(3, d / "case", voxel_mm=(3.0, 3.0, 3.0), full_head=False,
+              random_orientation=False, n_lesions=2, diameter_range=(12.0, 20.0))
+    return d / "case" / "t1c.nii.gz"

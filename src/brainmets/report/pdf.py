@@ -14,8 +14,10 @@ def environment():  # noqa: ANN201 - jinja2.Environment
     """Jinja2 environment over the report templates (autoescaping on)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
-                       trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                      trim_blocks=True, lstrip_blocks=True)
+    install_filters(env)
+    return env
 
 
 def render_html(context: dict[str, Any]) -> str:
@@ -40,3 +42,26 @@ def render_pdf(context: dict[str, Any]) -> bytes:
             return default_url_fetcher(url, *args, **kwargs)
 
     return HTML(string=render_html(context), url_fetcher=fetcher).write_pdf()
+
+
+def dash(value: Any, missing: str = "—") -> Any:
+    """Jinja filter: the value, or a dash when it is missing (undefined or None)."""
+    from jinja2 import Undefined
+
+    return missing if value is None or isinstance(value, Undefined) else value
+
+
+def num(value: Any, digits: int = 1) -> str:
+    """Jinja filter: a number with fixed decimals, or a dash when missing."""
+    v = dash(value)
+    if v == "—":
+        return v
+    try:
+        return f"{float(v):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def install_filters(env: Any) -> None:
+    env.filters["dash"] = dash
+    env.filters["num"] = num

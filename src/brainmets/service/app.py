@@ -89,7 +89,7 @@ def create_app(
                 413)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.url.path.startswith(("/api/patients", "/patients")):
             response.headers.setdefault("Cache-Control", "no-store")

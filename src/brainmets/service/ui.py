@@ -18,6 +18,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from brainmets.model import InputError, parse_patient
 from brainmets.report.pdf import TEMPLATES as REPORT_TEMPLATES
+from brainmets.report.pdf import install_filters
 from brainmets.service import api, core
 from brainmets.service.auth import COOKIE, check_patient, current_user, require_writer
 from brainmets.store import repo
@@ -30,6 +31,7 @@ templates.env.loader = ChoiceLoader(
 )
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
+install_filters(templates.env)
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,10 +69,10 @@ FIELDS: list[tuple[str, str, str, list[Any] | None]] = [
 ]
 
 
-def _render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+def _render(request: Request, template: str, code: int = 200, **ctx: Any) -> HTMLResponse:
     ctx.setdefault("user", getattr(request.state, "user", None))
-    return templates.TemplateResponse(request=request, name=name, context=ctx,
-                                      status_code=status)
+    return templates.TemplateResponse(request=request, name=template, context=ctx,
+                                      status_code=code)
 
 
 def form_to_record(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -173,7 +175,7 @@ def patients(request: Request, user: User = Depends(current_user)) -> HTMLRespon
 @router.get("/patients/new", response_class=HTMLResponse)
 def new_patient(request: Request, user: User = Depends(require_writer)) -> HTMLResponse:
     return _render(request, "patient_form.html", fields=FIELDS, values={}, errors={},
-                   name="", action="/patients/new", title="New patient")
+                   display_name="", action="/patients/new", title="New patient")
 
 
 @router.post("/patients/validate", response_class=HTMLResponse)
@@ -190,7 +192,7 @@ async def _save(request: Request, user: User, pid: str | None) -> Response:
     name = form.get("display_name", "").strip()[:200] or None
     if record is None:
         return _render(request, "patient_form.html", 422, fields=FIELDS, values=form,
-                       errors=errors, name=name or "",
+                       errors=errors, display_name=name or "",
                        action=request.url.path, title="Fix the highlighted fields")
     with request.app.state.store.session() as s:
         if pid is None:
@@ -219,7 +221,7 @@ def edit(request: Request, pid: str, user: User = Depends(require_writer)) -> HT
         p = _patient(request, s, user, pid, write=True)
         values, name = record_to_form(p.record), p.display_name or ""
     return _render(request, "patient_form.html", fields=FIELDS, values=values, errors={},
-                   name=name, action=f"/patients/{pid}/edit", title="Edit patient")
+                   display_name=name, action=f"/patients/{pid}/edit", title="Edit patient")
 
 
 @router.post("/patients/{pid}/edit")
@@ -244,14 +246,15 @@ def upload(request: Request, pid: str, file: UploadFile = File(...),
     try:
         job = api.upload_scan(request, pid, file, date or None, None, None, user)
     except api.InvalidRecord as exc:
-        return _render(request, "_job.html", 422, pid=pid, job=None, status="rejected",
+        # 200 so htmx swaps the message in (htmx ignores 4xx bodies by default)
+        return _render(request, "_job.html", 200, pid=pid, job=None, status="rejected",
                        error="; ".join(exc.messages))
     except HTTPException as exc:
         if exc.status_code in (403, 404):
             raise
-        return _render(request, "_job.html", exc.status_code, pid=pid, job=None,
+        return _render(request, "_job.html", 200, pid=pid, job=None,
                        status="rejected", error=str(exc.detail))
-    return _render(request, "_job.html", 202, pid=pid, job=job.job, status=job.status,
+    return _render(request, "_job.html", 200, pid=pid, job=job.job, status=job.status,
                    error=None)
 
 

@@ -28,7 +28,7 @@
       nv.attachTo("gl1").then(function () {
         return nv.loadVolumes([
           { url: box.dataset.volume },
-          { url: box.dataset.labels, colormap: "red", opacity: 0.5 }
+          { url: box.dataset.labels, colormap: "red", opacity: 0.6, cal_min: 0.5, cal_max: 1 }
         ]);
       }).then(function () {
         nv.setSliceType(nv.sliceTypeMultiplanar);
