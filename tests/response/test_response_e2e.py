@@ -7,6 +7,7 @@ depending on the detector's accuracy. Skips cleanly if the phantom is not import
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 
@@ -40,11 +41,11 @@ def phantom_series(tmp_path_factory):
         }))
         folders.append(dst)
     record, tracking = build_record(folders)
-    return timeline, record, tracking
+    return timeline, record, tracking, root
 
 
 def test_phantom_tracks_match_truth(phantom_series):
-    timeline, _, tracking = phantom_series
+    timeline, _, tracking, _ = phantom_series
     assert all("Euler3D" in r["method"] for r in tracking["registrations"])
     # each truth lesion's per-scan labels must all land in one track, with the right status
     truth_to_track: dict[str, set[str]] = {}
@@ -66,10 +67,59 @@ def test_phantom_tracks_match_truth(phantom_series):
 
 
 def test_phantom_category_equals_truth_category(phantom_series):
-    timeline, record, _ = phantom_series
+    timeline, record, _, _ = phantom_series
     truth = timeline["rano_input"]
     for tp in record["timepoints"]:  # steroids/clinical come from the clinician, not images
         tp["steroid_mg_day"], tp["clinical_status"] = 0, "stable"
     got, want = evaluate(record), evaluate(truth)
     assert [h.category for h in got.history] == [h.category for h in want.history]
     assert got.current_sum_mm == pytest.approx(want.current_sum_mm, abs=0.05)
+
+
+@pytest.mark.slow
+def test_phantom_through_scan_pipeline(phantom_series):
+    """phantom -> ``pipeline.scan`` (detector) -> registration + matching -> RANO-BM.
+
+    Detector accuracy is the imaging issue's concern; here every truth lesion that the detector
+    found on both scans (centroid within 4 mm of the truth) must keep one track id.
+    """
+    try:
+        from brainmets.imaging.pipeline import scan
+    except ImportError as exc:  # pragma: no cover - depends on the imaging issue
+        pytest.skip(f"brainmets.imaging.pipeline.scan not available: {exc}")
+    import numpy as np
+
+    timeline, _, _, root = phantom_series
+    tps = timeline["timepoints"][:2]
+    folders = []
+    for tp in tps:
+        out = root / "detected" / tp["dir"]
+        scan(root / "series" / tp["dir"] / "t1c.nii.gz", out, overlay=False)
+        folders.append(out)
+    dates = [dt.date.fromisoformat(tp["date"]) for tp in tps]
+    record, tracking = build_record(folders, dates)
+    res = evaluate(record)
+    assert res.category in {"CR", "PR", "SD", "PD", "PD_unconfirmed"}
+
+    def found(t: int) -> dict[str, int]:
+        det = json.loads((folders[t] / "lesions.json").read_text())["lesions"]
+        out = {}
+        for les in tps[t]["lesions"]:
+            if les["centroid_mm"] is None or not det:
+                continue
+            d = [np.linalg.norm(np.subtract(x["centroid_mm"], les["centroid_mm"])) for x in det]
+            if min(d) <= 4.0:
+                out[les["truth_id"]] = det[int(np.argmin(d))]["id"]
+        return out
+
+    f0, f1 = found(0), found(1)
+    both = set(f0) & set(f1)
+    for tid in both:
+        owners = {
+            tr["id"] for tr in tracking["tracks"]
+            for step, want in ((0, f0[tid]), (1, f1[tid]))
+            if any(s["date"] == tps[step]["date"] and s["scan_lesion_id"] == want
+                   for s in tr["steps"])
+        }
+        assert len(owners) == 1, (tid, owners)
+    print(f"truth lesions detected on both scans: {sorted(both)}")
