@@ -17,6 +17,7 @@ from brainmets.prognosis.features import frame_features
 from brainmets.prognosis.tables import (
     EPS,
     Condition,
+    Factor,
     IndexTable,
     Variant,
     index_tables,
@@ -72,49 +73,78 @@ def _key(score: float) -> int:
     return int(round(score * 2))
 
 
-def _variant_stage(table: IndexTable, k: int, v: Variant) -> list[pl.Expr]:
-    """Stage 1: the variant's score (points) or class label (classes) as a temp column."""
-    name = f"__v_{table.id}_{k}"
+_STRIDE = 100  # code = variant number * _STRIDE + (2 * score, or the rule number)
+
+
+def _variant_stage(table: IndexTable, k: int, v: Variant) -> pl.Expr:
+    """Stage 1: the variant's local code (2 x score, or the matching rule number), Int32."""
     if table.kind == "classes":
         need = reduce(lambda a, b: a & b, [pl.col(_F + i).is_not_null() for i in table.all_inputs])
         pairs = []
-        for rule in v.rules:
+        for r, rule in enumerate(v.rules):
             cond = reduce(lambda a, b: a & b,
                           [_cond(c, pl.col(_F + n)) for n, c in rule.when], pl.lit(True))
-            pairs.append((need & cond, rule.label))
-        return [_chain(pairs, pl.String).alias(name)]
-    pts = []
-    for fac in v.factors:
-        x = pl.col(_F + fac.input)
-        p = _chain([(_cond(b.cond, x), b.points) for b in fac.bands], pl.Float64)
-        if fac.if_missing_points is not None:
-            p = pl.when(x.is_null()).then(pl.lit(fac.if_missing_points)).otherwise(p)
-        pts.append(p)
-    return [reduce(lambda a, b: a + b, pts).alias(name)]
+            pairs.append((need & cond, r))
+        return _chain(pairs, pl.Int32)
+    return reduce(lambda a, b: a + b, [pl.col(_factor_column(f)) for f in v.factors])
 
 
-def _variant_outputs(table: IndexTable, k: int, v: Variant) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """Stage 2: (score, group, median) from the temp column, via look-up tables."""
-    col = pl.col(f"__v_{table.id}_{k}")
-    if table.kind == "classes":
-        medians = {r.label: r.median for r in v.rules}
-        return (
-            pl.lit(None, dtype=pl.Float64),
-            col,
-            col.replace_strict(medians, default=None, return_dtype=pl.Float64),
-        )
+def _factor_signature(f: Factor) -> tuple:
+    return (f.input, f.if_missing_points,
+            tuple((b.cond, b.points) for b in f.bands))
+
+
+def _factor_column(f: Factor) -> str:
+    """Temp column holding 2 x points of this factor; equal factors share one column."""
+    return "__p_" + str(abs(hash(_factor_signature(f))))
+
+
+def _factor_expr(f: Factor) -> pl.Expr:
+    x = pl.col(_F + f.input)
+    p = _chain([(_cond(b.cond, x), _key(b.points)) for b in f.bands], pl.Int32)
+    if f.if_missing_points is not None:
+        fill = pl.lit(_key(f.if_missing_points), pl.Int32)
+        p = pl.when(x.is_null()).then(fill).otherwise(p)
+    return p.alias(_factor_column(f))
+
+
+def _factor_stage(tables: list[IndexTable]) -> list[pl.Expr]:
+    """Stage 0: every distinct factor's points, computed once for all indices."""
+    seen: dict[str, pl.Expr] = {}
+    for t in tables:
+        for v in t.variants:
+            for f in v.factors:
+                name = _factor_column(f)
+                if name not in seen:
+                    seen[name] = _factor_expr(f)
+    return list(seen.values())
+
+
+def _lookup(table: IndexTable) -> tuple[dict[int, str], dict[int, float | None], list[str]]:
+    """code -> group label and code -> median, for every variant of the index."""
     labels: dict[int, str] = {}
-    medians_by_key: dict[int, float | None] = {}
-    for sc in reachable_scores(v):
-        g = v.group_for(sc)
-        labels[_key(sc)] = g.label if g else None
-        medians_by_key[_key(sc)] = g.median if g else None
-    key = (col * 2).round().cast(pl.Int64)
-    return (
-        col,
-        key.replace_strict(labels, default=None, return_dtype=pl.String),
-        key.replace_strict(medians_by_key, default=None, return_dtype=pl.Float64),
-    )
+    medians: dict[int, float | None] = {}
+    for k, v in enumerate(table.variants):
+        if table.kind == "classes":
+            for r, rule in enumerate(v.rules):
+                labels[k * _STRIDE + r] = rule.label
+                medians[k * _STRIDE + r] = rule.median
+            continue
+        for sc in reachable_scores(v):
+            g = v.group_for(sc)
+            if g is not None:
+                labels[k * _STRIDE + _key(sc)] = g.label
+                medians[k * _STRIDE + _key(sc)] = g.median
+    return labels, medians, list(dict.fromkeys(labels.values()))
+
+
+def _code_expr(table: IndexTable, valid: pl.Expr) -> pl.Expr:
+    """Stage 2: one Int32 code per index (null where not applicable or not computable)."""
+    pairs = [
+        (valid & _variant_mask(v), _variant_stage(table, k, v) + k * _STRIDE)
+        for k, v in enumerate(table.variants)
+    ]
+    return _chain(pairs, pl.Int32).alias(f"__c_{table.id}")
 
 
 def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -141,22 +171,24 @@ def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl
     work = work.with_columns(pl.any_horizontal(flags).alias("__invalid"))
     work = work.with_columns([e.alias(_F + k) for k, e in frame_features(work).items()])
     tables = list(index_tables().values())
-    work = work.with_columns(
-        [e for t in tables for k, v in enumerate(t.variants) for e in _variant_stage(t, k, v)]
-    )
     valid = ~pl.col("__invalid")
+    work = work.with_columns(_factor_stage(tables))
+    work = work.with_columns([_code_expr(t, valid) for t in tables])
     exprs = []
     for t in tables:
-        outs = [(_variant_mask(v), *_variant_outputs(t, k, v)) for k, v in enumerate(t.variants)]
-        for j, (suffix, dtype) in enumerate(
-            (("score", pl.Float64), ("group", pl.String), ("median_os", pl.Float64))
-        ):
-            if len(outs) == 1:
-                e = pl.when(valid & outs[0][0]).then(outs[0][j + 1]).otherwise(
-                    pl.lit(None, dtype=dtype))
-            else:
-                e = _chain([(valid & o[0], o[j + 1]) for o in outs], dtype)
-            exprs.append(e.alias(f"{t.id}_{suffix}"))
+        code = pl.col(f"__c_{t.id}")
+        labels, medians, label_order = _lookup(t)
+        if t.kind == "classes":
+            score = pl.lit(None, dtype=pl.Float64)
+        else:
+            score = (code % _STRIDE).cast(pl.Float64) / 2
+        exprs += [
+            score.alias(f"{t.id}_score"),
+            code.replace_strict(labels, default=None, return_dtype=pl.String)
+            .alias(f"{t.id}_group"),
+            code.replace_strict(medians, default=None, return_dtype=pl.Float64)
+            .alias(f"{t.id}_median_os"),
+        ]
     scores = work.select(exprs)
     n_bad = int(work.get_column("__invalid").sum())
     if n_bad:
