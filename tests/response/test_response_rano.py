@@ -438,3 +438,12 @@ def test_irano_unconfirmed_then_pd_after_window_is_backdated(record, tp, lesion)
     ))
     assert [h.category for h in res.history[1:]] == ["PD_unconfirmed", "PD"]
     assert res.pd_date == dt.date(2026, 6, 1)
+
+
+def test_reappearing_lesion_is_flagged(record, tp, lesion):
+    res = evaluate(record(
+        tp("2026-01-01", [lesion("L1", 20, 10), lesion("S1", 6, 5)]),
+        tp("2026-03-01", [lesion("L1", 20, 10), lesion("S1", 0, 0)]),
+        tp("2026-05-01", [lesion("L1", 20, 10), lesion("S1", 5, 4)]),
+    ))
+    assert _flags(res, "S1 reappeared")

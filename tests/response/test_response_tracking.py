@@ -60,6 +60,8 @@ def test_stable_ids_new_persisting_vanished(series):
     assert [s["scan_lesion_id"] for s in tr["L1"]["steps"]] == [1, 5, 2]
     assert [s["scan_lesion_id"] for s in tr["L2"]["steps"]] == [2, 2, 1]
     assert tr["N1"]["first_seen"] == "2026-05-10"
+    assert any("new lesion N1" in f and "automated detection" in f
+               for f in tracking["flags_for_review"])
 
 
 def test_image_path_category(series):

@@ -339,6 +339,19 @@ class _Engine:
                     "UNCERTAIN (treatment.md §6.4b) - reader to judge 'nontarget_progression'"
                 )
 
+        for lid in self.by_id[0]:
+            now_les = self.by_id[i].get(lid)
+            gone_before = [
+                k for k in range(1, i)
+                if lid in self.by_id[k] and exact(self.by_id[k][lid].longest_diameter_mm) == 0
+            ]
+            if now_les is not None and exact(now_les.longest_diameter_mm) > 0 and gone_before:
+                flags.append(
+                    f"lesion {lid} reappeared ({_mm(now_les.longest_diameter_mm)}) after it was "
+                    f"gone on {tps[gone_before[-1]].date}; the spec gives no RANO-BM rule for "
+                    "reappearance - manual review"
+                )
+
         # --- non-target progression (reader's call)
         nt_prog = tp.nontarget_progression is True
         if nt_prog:

@@ -313,6 +313,11 @@ def build_record(
                     "lesion (possible split or merge) and is tracked as new - manual review"
                 )
             n_new += 1
+            flags.append(
+                f"{dates[k]}: new lesion N{n_new} ({les_list[j].longest_axial_diameter_mm:.1f} "
+                "mm) comes from automated detection; confirm it is a metastasis visible in >= 2 "
+                "projections before accepting PD"
+            )
             t = _Track(f"N{n_new}", mapped[j], None, k)
             t.rows[k] = {"scan_lesion_id": ids[j], "lesion": les_list[j], "distance_mm": None,
                          "overlap": None}
