@@ -148,7 +148,9 @@ def run_batch(
     progress: bool = True,
     label: str = "batch",
 ) -> dict[str, Any]:
-    """Run the jobs not yet done on the client's cluster; returns the summary dict."""
+    """Run the jobs not yet done on the client's cluster; returns the summary dict.
+
+    ``client`` may be None when every job is already done."""
     from dask.distributed import as_completed
 
     start = time.perf_counter()
@@ -172,7 +174,8 @@ def run_batch(
     failed = [r for r in records if r["status"] != "done"]
     return {
         "label": label,
-        "cluster": getattr(client, "brainmets_description", str(client)),
+        "cluster": (getattr(client, "brainmets_description", str(client)) if client is not None
+                    else "none started (nothing to do)"),
         "total": len(jobs),
         "skipped_already_done": len(skipped),
         "done": len(records) - len(failed),

@@ -112,3 +112,24 @@ def test_batch_scan_cli_real_pipeline_two_phantoms_one_corrupt(tmp_path, cli):
     res = cli("batch", "scan", src, "--out", out, "--workers", "1", "--no-progress")
     summary = json.loads((out / "batch-summary.json").read_text())
     assert (summary["skipped_already_done"], summary["failed"]) == (2, 1)
+
+
+@pytest.mark.skipif(not _have("brainmets.prognosis.vectorized"),
+                    reason="prognosis engine score_table not available")
+def test_batch_score_cli_worker_processes(tmp_path, cli):
+    import polars as pl
+
+    a, b = tmp_path / "a.csv", tmp_path / "b.parquet"
+    pl.DataFrame({"age": [50, 70], "kps": [90, 60], "primary_site": ["nsclc", "breast"],
+                  "extracranial_metastases": [False, True], "brain_metastases_count": [1, 4],
+                  "primary_controlled": [True, False]}).write_csv(a)
+    pl.read_csv(a).write_parquet(b)
+    out = tmp_path / "out"
+    res = cli("batch", "score", a, b, "--out", out, "--workers", "1", "--no-progress")
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "batch-summary.json").read_text())
+    assert (summary["done"], summary["failed"]) == (2, 0)
+    scored = pl.read_parquet(out / "a" / "scored.parquet")
+    assert scored.get_column("rpa_group").to_list() == ["I", "III"]
+    res = cli("batch", "score", a, b, "--out", out, "--workers", "1", "--no-progress")
+    assert json.loads((out / "batch-summary.json").read_text())["skipped_already_done"] == 2

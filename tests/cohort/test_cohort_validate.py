@@ -71,3 +71,49 @@ def test_validate_cli_writes_self_contained_report(tmp_path, cli):
     res = cli("validate", src, "--time", "days", "--event", "dead", "--group", "rpa_class=gpa_x",
               "--no-engine", "--out", bad)
     assert res.exit_code == 2 and not bad.exists()
+
+
+def _engine_available() -> bool:
+    try:
+        from brainmets.prognosis.vectorized import score_table  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _engine_available(), reason="prognosis engine score_table not available")
+def test_validate_with_engine_scores_counts_unscored_and_recovers_medians():
+    from brainmets.prognosis.vectorized import score_table
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    kps = rng.choice([50, 60, 70, 80, 90, 100], n).astype(float)
+    kps[:40] = np.nan  # missing input -> not scored
+    df = pl.DataFrame({
+        "age": rng.integers(35, 85, n), "kps": kps,
+        "primary_site": rng.choice(["nsclc", "breast", "melanoma"], n),
+        "extracranial_metastases": rng.random(n) < 0.5,
+        "brain_metastases_count": rng.integers(1, 6, n),
+        "primary_controlled": rng.random(n) < 0.5,
+    }).with_columns(pl.col("kps").fill_nan(None).cast(pl.Int64))
+    df = df.with_columns(pl.when(pl.int_range(pl.len()) < 55).then(pl.lit(55))  # invalid KPS
+                         .otherwise(pl.col("kps")).alias("kps"))
+    # survival drawn from the engine's own published medians -> observed should match them
+    med = score_table(df).get_column("gpa_2008_median_os").fill_null(5.0).to_numpy()
+    t = rng.exponential(med / math.log(2))
+    c = rng.uniform(0, 80, n)
+    df = df.with_columns(pl.Series("months", np.minimum(t, c)), pl.Series("dead", (t <= c) * 1))
+    results, _ = validate_cohort(df, "months", "dead", indices=["gpa_2008", "rpa"], plots=False)
+    by = {r["index"]: r for r in results["indices"]}
+    assert set(by) == {"gpa_2008", "rpa"}
+    gpa = by["gpa_2008"]
+    assert gpa["n_not_scored"] == 55  # 40 missing KPS overwritten by 55 invalid rows
+    reasons = " ".join(r["reason"] for r in gpa["not_scored_reasons"])
+    assert "invalid input: kps" in reasons
+    for g in gpa["groups"]:
+        assert g["median"] == pytest.approx(g["published_median"], rel=0.15)
+    assert gpa["calibration"]["weighted_geometric_mean_ratio"] == pytest.approx(1.0, abs=0.08)
+    assert gpa["calibration"]["observed_medians_ordered_like_published"] is True
+    assert gpa["cindex"]["value"] > 0.55
+    assert gpa["cindex"]["predictor"] == "gpa_2008_median_os"
+    assert by["rpa"]["n_scored"] == n - 55

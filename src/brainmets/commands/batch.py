@@ -17,15 +17,18 @@ def _run(kind: str, jobs: list, ignored: list[str], out: Path, scheduler: str | 
          workers: int | None, memory_limit: str, progress: bool) -> None:
     from brainmets.cohort import batch as tasks
     from brainmets.cohort.io import atomic_write_bytes
-    from brainmets.distributed import dask_client, run_batch
+    from brainmets.distributed import dask_client, is_done, run_batch
 
     fn = tasks.scan_task if kind == "scan" else tasks.score_task
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        with dask_client(scheduler, workers, memory_limit=memory_limit) as client:
-            summary = run_batch(fn, jobs, client, progress=progress, label=f"batch {kind}")
-    except OSError as exc:  # scheduler unreachable
-        fail(f"--scheduler: cannot connect: {exc}")
+    if all(is_done(j) for j in jobs):  # resume with nothing left: no cluster needed
+        summary = run_batch(fn, jobs, None, progress=False, label=f"batch {kind}")
+    else:
+        try:
+            with dask_client(scheduler, workers, memory_limit=memory_limit) as client:
+                summary = run_batch(fn, jobs, client, progress=progress, label=f"batch {kind}")
+        except OSError as exc:  # scheduler unreachable
+            fail(f"--scheduler: cannot connect: {exc}")
     summary["ignored_inputs"] = ignored
     body = json.dumps(summary, indent=2)
     atomic_write_bytes(out / "batch-summary.json", body.encode())
