@@ -111,3 +111,16 @@ def test_score_table_api_pandas_and_polars():
     assert out.loc[0, "gpa_2008_score"] == 4.0 and out.loc[0, "gpa_2008_median_os"] == 11.0
     pout = brainmets.score(pl.from_pandas(pdf))
     assert isinstance(pout, pl.DataFrame) and pout["gpa_2008_group"].to_list() == ["3.5-4.0"]
+
+
+def test_docs_list_every_column():
+    from pathlib import Path
+
+    from brainmets.prognosis.columns import column_specs
+    from brainmets.prognosis.tables import INDEX_IDS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "score-columns.md").read_text()
+    for col in column_specs():
+        assert f"`{col}`" in doc, col
+    for idx in INDEX_IDS:
+        assert f"`{idx}`" in doc, idx
