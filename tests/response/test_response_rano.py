@@ -61,7 +61,7 @@ def test_v17d_irano_new_lesion_unconfirmed_pd(record, tp, lesion):
     assert res.category != "PD"
     assert res.provisional is True
     text = " ".join(res.reasons)
-    assert "iRANO" in text and "unconfirmed PD" in text and "follow-up imaging" in text
+    assert "iRANO" in text and "unconfirmed PD" in text and "repeat imaging" in text
     assert "new lesions alone do not define PD" in text
     assert "iRANO" in res.source
 

@@ -339,16 +339,16 @@ class _Engine:
                     "UNCERTAIN (treatment.md §6.4b) - reader to judge 'nontarget_progression'"
                 )
 
-        for lid in self.by_id[0]:
-            now_les = self.by_id[i].get(lid)
-            gone_before = [
-                k for k in range(1, i)
-                if lid in self.by_id[k] and exact(self.by_id[k][lid].longest_diameter_mm) == 0
-            ]
-            if now_les is not None and exact(now_les.longest_diameter_mm) > 0 and gone_before:
+        for lid, now_les in self.by_id[i].items():
+            before = self.by_id[i - 1].get(lid)
+            if (
+                before is not None
+                and exact(before.longest_diameter_mm) == 0
+                and exact(now_les.longest_diameter_mm) > 0
+            ):
                 flags.append(
                     f"lesion {lid} reappeared ({_mm(now_les.longest_diameter_mm)}) after it was "
-                    f"gone on {tps[gone_before[-1]].date}; the spec gives no RANO-BM rule for "
+                    f"gone on {tps[i - 1].date}; the spec gives no RANO-BM rule for "
                     "reappearance - manual review"
                 )
 
@@ -444,7 +444,7 @@ class _Engine:
                     reasons.append(
                         f"iRANO: on immunotherapy since {self.rec.immunotherapy_start}, within "
                         f"{months} months of its start, and not clinically worse: unconfirmed "
-                        "PD - confirm on follow-up imaging; PD is not final"
+                        "PD - repeat imaging (confirm on follow-up imaging); PD is not final"
                     )
                     if new_only:
                         reasons.append(
