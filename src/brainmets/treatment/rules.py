@@ -177,9 +177,22 @@ def srs_dose(c: Ctx) -> str:
     return dz.srs_plan(c.intact())
 
 
+def lq_note() -> str:
+    from brainmets.treatment.radiobiology import calculate
+
+    parts = []
+    for reg in ("27/3", "30/5"):
+        v = calculate(reg).values[0]
+        parts.append(f"{reg} BED10 {v['bed_gy']:.1f} Gy (EQD2 {v['eqd2_gy']:.1f} Gy)")
+    return ("Radiobiology (LQ, alpha/beta 10 Gy): " + "; ".join(parts) + ". Single fractions "
+            "> 10 Gy are outside the LQ model's validated range (comparison only); see "
+            "`brainmets dose`.")
+
+
 def srs_notes(c: Ctx) -> list[str]:
     nec = dosing()["necrosis"]
-    out = [nec["v12_rec"], nec["hytec_note"], nec["minniti_note"]]
+    out = [nec["v12_rec"], nec["hytec_note"], nec["minniti_note"],
+           "RTOG 90-05 caveat: " + dosing()["rtog9005"]["caveat"], lq_note()]
     if not c.intact_diameters():
         out.append("needs: brain_metastases.lesions[].diameter_mm for per-lesion dosing")
     if c.any_mass_effect():
