@@ -116,3 +116,28 @@ def test_bad_scan_folder(tmp_path):
     with pytest.raises(InputError) as exc:
         build_record([tmp_path / "x", tmp_path / "x"])
     assert any("lesions[0].centroid_mm: required" in m for m in exc.value.messages)
+
+
+def test_date_from_dicom_header(tmp_path, write_scan):
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    from brainmets.response.tracking import load_scan_dir
+
+    dcm = tmp_path / "dicom"
+    dcm.mkdir()
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.StudyDate = "20260214"
+    ds.save_as(dcm / "a.dcm", enforce_file_format=True)
+    (dcm / "0_notes.txt").write_text("not dicom")  # sorted first: must be skipped
+    out = write_scan(tmp_path / "s", lesions=[A], write_image=False)
+    meta = json.loads((out / "lesions.json").read_text())
+    meta["input"] = str(dcm)
+    (out / "lesions.json").write_text(json.dumps(meta))
+    assert load_scan_dir(out).date == dt.date(2026, 2, 14)

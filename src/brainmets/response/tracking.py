@@ -86,7 +86,29 @@ def load_scan_dir(folder: Path) -> ScanDir:
             sd.date = dt.date.fromisoformat(scan.date)
         except ValueError:
             raise InputError([f"{where}: date: expected YYYY-MM-DD, got {scan.date!r}"]) from None
+    elif sd.image is not None and sd.image.is_dir():
+        sd.date = dicom_date(sd.image)
     return sd
+
+
+def dicom_date(folder: Path) -> dt.date | None:
+    """AcquisitionDate, SeriesDate or StudyDate of the first readable DICOM file, if any."""
+    import pydicom
+
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception:  # noqa: BLE001 - not a DICOM file; try the next one
+            continue
+        for tag in ("AcquisitionDate", "SeriesDate", "StudyDate"):
+            value = str(ds.get(tag, "") or "")
+            if len(value) == 8 and value.isdigit():
+                try:
+                    return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+                except ValueError:
+                    continue
+        return None
+    return None
 
 
 # ------------------------------------------------------------------ registration
