@@ -157,3 +157,14 @@ def test_missing_diameter_and_cavity_volume(run):
                              {"resected": True, "diameter_mm": 20}])
     assert "needs brain_metastases.lesions[0].diameter_mm" in r.by_id["srs"].dose
     assert "lesions[1].cavity_volume_ml" in r.by_id["cavity_srs"].dose
+
+
+def test_three_resected_srs_dose_goes_to_cavities(run):
+    les = [{"diameter_mm": 30, "resected": True, "cavity_volume_ml": v,
+            "hippocampus_distance_mm": 30} for v in (3.0, 9.0, 25.0)]
+    r = run({"brain_metastases": {"count": 3}}, replace_lesions=les)
+    assert "cavity_srs" not in r.ids            # ASCO R3.3 covers 1-2 resected only
+    dose = r.by_id["srs"].dose
+    assert dose.startswith("to the surgical cavities")
+    assert "20 Gy x 1" in dose and "17 Gy x 1" in dose and "14 Gy x 1" in dose
+    assert {"wbrt", "srs_plus_wbrt"} <= set(r.ids)   # ASCO R3.4: > 2 resected

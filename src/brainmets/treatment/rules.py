@@ -172,6 +172,8 @@ def _n(c: Ctx) -> str:
 
 def srs_dose(c: Ctx) -> str:
     if not c.intact():
+        if c.resected():
+            return "to the surgical cavities: " + cavity_dose(c)
         return ("dose by maximum diameter (ASTRO22 KQ1.3-1.6) needs "
                 "brain_metastases.lesions[].diameter_mm")
     return dz.srs_plan(c.intact())
