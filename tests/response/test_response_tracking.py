@@ -141,3 +141,11 @@ def test_date_from_dicom_header(tmp_path, write_scan):
     meta["input"] = str(dcm)
     (out / "lesions.json").write_text(json.dumps(meta))
     assert load_scan_dir(out).date == dt.date(2026, 2, 14)
+
+
+def test_folders_out_of_order(tmp_path, write_scan):
+    write_scan(tmp_path / "a", lesions=[A], write_image=False, date="2026-03-01")
+    write_scan(tmp_path / "b", lesions=[A], write_image=False, date="2026-01-01")
+    with pytest.raises(InputError) as exc:
+        build_record([tmp_path / "a", tmp_path / "b"])
+    assert "oldest first" in exc.value.messages[0]

@@ -31,7 +31,9 @@ def register(app: typer.Typer) -> None:
             None, "--plot", help="write the trajectory plot to OUT.png or OUT.svg"
         ),
         dates: str | None = typer.Option(
-            None, "--dates", help="scan folders: one YYYY-MM-DD per folder, comma-separated"
+            None, "--dates",
+            help="scan folders: one YYYY-MM-DD per folder, comma-separated (default: 'date' "
+            "in each lesions.json, else the DICOM header)"
         ),
         steroids: str | None = typer.Option(
             None, "--steroids", help="scan folders: dexamethasone mg/day per scan, e.g. 0,0,4"

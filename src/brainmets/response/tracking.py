@@ -263,6 +263,13 @@ def build_record(
                  "oldest first)" for m in missing]
             )
         dates = [s.date for s in scans]  # type: ignore[misc]
+    bad = [
+        f"{folders[k]}: date {dates[k]} is not after {folders[k - 1]} ({dates[k - 1]}); give the "
+        "folders oldest first, one scan per date"
+        for k in range(1, n) if dates[k] <= dates[k - 1]
+    ]
+    if bad:
+        raise InputError(bad)
     gate = cfg.match_max_distance_mm
     base = scans[0]
     tracks = [
