@@ -115,6 +115,8 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, list[tuple[Any
     for col, s in column_specs().items():
         dtype = schema.get(col)
         target = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}.get(s.kind, pl.String)
+        if s.kind == "enum":
+            target = pl.Enum(list(s.allowed or ()))
         if dtype is None or dtype == pl.Null:
             out[col] = (pl.lit(None, dtype=target).alias(col), [])
             continue
@@ -175,15 +177,19 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, list[tuple[Any
                 )
                 errors.append((raw.is_not_null() & (txt != "") & typed.is_null(),
                                pl.format("expected true|false, got '{}'", shown)))
-        else:  # enum | str
+        elif s.kind == "enum":
+            allowed = list(s.allowed or ())
+            enum = pl.Enum(allowed)
+            msg = pl.format(f"expected {'|'.join(allowed)}, got '{{}}'", shown)
+            if dtype == pl.String:
+                typed = raw.cast(enum, strict=False)  # physical u32: fast comparisons later
+                errors.append((raw.is_not_null() & (raw != "") & typed.is_null(), msg))
+            else:
+                typed = pl.lit(None, dtype=enum)
+                errors.append((raw.is_not_null(), msg))
+        else:  # free text
             typed = pl.when(shown == "").then(None).otherwise(shown) if dtype == pl.String \
                 else shown
-            if s.kind == "enum":
-                allowed = list(s.allowed or ())
-                ok = typed.is_in(allowed)
-                errors.append((typed.is_not_null() & ~ok,
-                               pl.format(f"expected {'|'.join(allowed)}, got '{{}}'", typed)))
-                typed = pl.when(ok).then(typed).otherwise(None)
             if s.max_length is not None:
                 errors.append((typed.str.len_chars() > s.max_length,
                                pl.lit(f"longer than {s.max_length} characters")))

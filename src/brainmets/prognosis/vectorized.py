@@ -7,6 +7,7 @@ in the ``input_errors`` column (and, via :func:`score_frame`, a long errors tabl
 
 from __future__ import annotations
 
+import functools
 from functools import reduce
 from typing import Any
 
@@ -138,6 +139,19 @@ def _lookup(table: IndexTable) -> tuple[dict[int, str], dict[int, float | None],
     return labels, medians, list(dict.fromkeys(labels.values()))
 
 
+@functools.cache
+def _lookup_series(index_id: str) -> tuple[pl.Series, pl.Series]:
+    """Look-up arrays indexed by code: group label and median (null where unused)."""
+    labels, medians, _order = _lookup(index_tables()[index_id])
+    size = max(labels) + 1
+    lab = [None] * size
+    med: list[float | None] = [None] * size
+    for code, label in labels.items():
+        lab[code] = label
+        med[code] = medians[code]
+    return pl.Series(lab, dtype=pl.String), pl.Series(med, dtype=pl.Float64)
+
+
 def _code_expr(table: IndexTable, valid: pl.Expr) -> pl.Expr:
     """Stage 2: one Int32 code per index (null where not applicable or not computable)."""
     pairs = [
@@ -174,22 +188,20 @@ def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl
     valid = ~pl.col("__invalid")
     work = work.with_columns(_factor_stage(tables))
     work = work.with_columns([_code_expr(t, valid) for t in tables])
-    exprs = []
+    cols: list[pl.Series] = []
     for t in tables:
-        code = pl.col(f"__c_{t.id}")
-        labels, medians, label_order = _lookup(t)
+        code = work.get_column(f"__c_{t.id}")
+        label_lut, median_lut = _lookup_series(t.id)
         if t.kind == "classes":
-            score = pl.lit(None, dtype=pl.Float64)
+            score = pl.Series(f"{t.id}_score", [None] * work.height, dtype=pl.Float64)
         else:
-            score = (code % _STRIDE).cast(pl.Float64) / 2
-        exprs += [
-            score.alias(f"{t.id}_score"),
-            code.replace_strict(labels, default=None, return_dtype=pl.String)
-            .alias(f"{t.id}_group"),
-            code.replace_strict(medians, default=None, return_dtype=pl.Float64)
-            .alias(f"{t.id}_median_os"),
+            score = ((code % _STRIDE).cast(pl.Float64) / 2).alias(f"{t.id}_score")
+        cols += [  # eager gathers from small look-up arrays: no hashing, no per-row Python
+            score,
+            label_lut.gather(code).alias(f"{t.id}_group"),
+            median_lut.gather(code).alias(f"{t.id}_median_os"),
         ]
-    scores = work.select(exprs)
+    scores = pl.DataFrame(cols)
     n_bad = int(work.get_column("__invalid").sum())
     if n_bad:
         # messages only for the bad rows (string formatting is the expensive part)
