@@ -116,7 +116,7 @@ CASES = [
           {"primary": {"egfr": "positive"}}, site("breast", pdl1_tps=60)]),
     ("EANO21 NSCLC upfront ICI", {"primary": {"pdl1_tps": 60}}, [],
      [{"primary": {"egfr": "positive"}}, {"primary": {"ros1": "positive"}}, SYM,
-      site("melanoma", pdl1_tps=60)]),
+      site("melanoma", pdl1_tps=60), {"therapy": {"on_immunotherapy": True}}]),
     ("ASCO22 R2.6 (ipi + nivo)", site("melanoma"), [], [SYM, site("breast")]),
     ("ASCO22 R2.6 (dabrafenib + trametinib)", site("melanoma", braf="positive"), [],
      [site("melanoma", braf="negative"), SYM, site("nsclc", braf="positive")]),

@@ -698,6 +698,8 @@ def rules() -> list[Rule]:
           ["EANO21:nsclc-ici"],
           [site_is("nsclc"), no_driver(),
            Cond("no ROS1 alteration", lambda c: c.ros1() is not True, gate=True),
+           Cond("not already on immunotherapy (EANO21 'upfront')",
+                lambda c: c.patient.therapy.on_immunotherapy is not True, gate=True),
            asymptomatic(), Cond("PD-L1 TPS known", pdl1_known)],
           "EANO21 [II,B; III,B]: asymptomatic/oligosymptomatic BM from NSCLC without driver: "
           "upfront ICI alone (PD-L1 >= 50%) or chemotherapy + ICI (PD-L1 < 50%).",
