@@ -41,9 +41,10 @@ from brainmets.imaging.volume import Volume
 SIGMAS_MM = (0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3)
 SURFACE_MM = 3.0
 MIN_CONTRAST = 0.12  # lesion peak above surroundings, x white-matter level
-MAX_ELONGATION = 3.0  # sqrt of inertia eigenvalue ratio (major / minor axis)
-SHEET_ELONGATION = 2.0  # with a low Hessian eigenvalue ratio: tube or sheet
-MIN_EIG_RATIO = 0.12  # lambda_max / lambda_min at the detection scale (1 sphere, 0 tube)
+MAX_ELONGATION = 2.0  # sqrt of inertia eigenvalue ratio (major / minor axis)
+SHEET_ELONGATION = 1.5  # with a Hessian eigenvalue ratio below SHEET_EIG_RATIO: tube or sheet
+SHEET_EIG_RATIO = 0.6
+MIN_EIG_RATIO = 0.3  # lambda_max / lambda_min at the detection scale (1 sphere, 0 tube)
 CSF_LEVEL = 0.55  # x white matter: darker voxels count as CSF
 PLEXUS_CSF_FRACTION = 0.45
 PLEXUS_DEPTH_MM = 12.0
@@ -93,17 +94,21 @@ def _blob_candidates(e: np.ndarray, mask: np.ndarray, ws: float, gmin: float) ->
     """Per scale: array rows (i, j, k, sigma_mm, b, ratio, g) at local maxima (working grid)."""
     out = []
     e_half = None
+    g_prev, s_prev = e, 0.0  # incremental smoothing: G(s) = G(s_prev) * gaussian(sqrt(...))
     for s_mm in SIGMAS_MM:
         sv = s_mm / ws
         if sv >= 3.0:
             if e_half is None:
-                e_half = ndi.gaussian_filter(e, 1.0)[::2, ::2, ::2]
+                e_half = ndi.gaussian_filter(e, 1.0, truncate=3.0)[::2, ::2, ::2]
                 m_half = mask[::2, ::2, ::2]
-            g = ndi.gaussian_filter(e_half, np.sqrt(max(sv**2 - 1.0, 0.25)) / 2.0)
+                g_prev, s_prev = e_half, 1.0
+            g = ndi.gaussian_filter(g_prev, np.sqrt(max(sv**2 - s_prev**2, 0.25)) / 2.0,
+                                    truncate=3.0)
             m, h, f = m_half, 2.0 * ws, 2
         else:
-            g = ndi.gaussian_filter(e, sv)
+            g = ndi.gaussian_filter(g_prev, np.sqrt(sv**2 - s_prev**2), truncate=3.0)
             m, h, f = mask, ws, 1
+        g_prev, s_prev = g, sv
         mx = ndi.maximum_filter(g, size=3)
         peak = (g >= mx) & (g > gmin) & m
         peak[[0, -1], :, :] = False
@@ -194,7 +199,10 @@ class ClassicalDetector:
         gmin = 0.25 * noise
         cands = _blob_candidates(e, mw, ws, gmin)
         nthr = _noise_thresholds(noise, ws, gmin)
-        depth = ndi.distance_transform_edt(mw) * ws  # mm to the brain surface
+        # mm to the brain surface (on a 2x coarser grid: cheap, +-1 voxel)
+        dh = ndi.distance_transform_edt(np.pad(mw[::2, ::2, ::2], 1)) * (2 * ws)
+        depth = np.repeat(np.repeat(np.repeat(dh[1:-1, 1:-1, 1:-1], 2, 0), 2, 1), 2, 2)
+        depth = depth[: mw.shape[0], : mw.shape[1], : mw.shape[2]]
         world_w = np.diag(np.append(zoom, 1.0))  # working idx -> crop idx
         aff_w = aff.copy()
         aff_w[:3, 3] = aff[:3, :3] @ lo + aff[:3, 3]
@@ -224,8 +232,11 @@ class ClassicalDetector:
             r_est = s_mm * np.sqrt(3.0)
             if labels[tuple(p.astype(int))] > 0:
                 continue
-            if any(np.linalg.norm((p - q) * ws) < max(rq, r_est) * 0.8 for q, rq in accepted_pts):
-                continue
+            if accepted_pts:
+                q = np.asarray([a[0] for a in accepted_pts])
+                rq = np.asarray([a[1] for a in accepted_pts])
+                if (np.linalg.norm((q - p) * ws, axis=1) < np.maximum(rq, r_est) * 0.8).any():
+                    continue
             region, f = self._segment(iw, mw, depth, p, r_est, ws, noise)
             if region is None:
                 continue
@@ -369,7 +380,8 @@ class ClassicalDetector:
             return "dura_sinus"
         if f["n_vox"] >= 8 and f["elongation"] > MAX_ELONGATION:
             return "vessel"
-        if f["n_vox"] >= 8 and f["elongation"] > SHEET_ELONGATION and f["eig_ratio"] < 0.35:
+        if (f["n_vox"] >= 8 and f["elongation"] > SHEET_ELONGATION
+                and f["eig_ratio"] < SHEET_EIG_RATIO):
             return "vessel_or_dura"
         if f["eig_ratio"] < MIN_EIG_RATIO:
             return "vessel"
@@ -379,7 +391,8 @@ class ClassicalDetector:
 
     def _confidence(self, f: dict) -> float:
         z = np.log(max(f["b_over_noise"], 1e-6)) / 0.5
-        shape = 1.0 - np.clip((f["elongation"] - 1.5) / (MAX_ELONGATION - 1.5), 0, 1) * 0.5
+        shape = 1.0 - 0.5 * np.clip((f["elongation"] - 1.2) / (MAX_ELONGATION - 1.2), 0, 1)
+        shape *= 1.0 - 0.5 * np.clip((0.8 - f["eig_ratio"]) / (0.8 - MIN_EIG_RATIO), 0, 1)
         cnr = 1.0 - np.exp(-max(f["cnr"], 0.0) / 4.0)
         p = 1.0 / (1.0 + np.exp(-z))
         return float(np.clip(p * shape * (0.5 + 0.5 * cnr), 0.0, 1.0))

@@ -25,7 +25,7 @@ def write_overlay(
     affine: np.ndarray,
     lesions: list[dict],
     title: str = "",
-    max_panels: int = 24,
+    max_panels: int = 12,
 ) -> None:
     """Montage of axial slices (radiological convention) through each lesion, outlined.
 

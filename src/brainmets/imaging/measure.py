@@ -80,8 +80,8 @@ def location_frame(mask: np.ndarray, affine: np.ndarray) -> dict:
     step = 2
     ijk = np.argwhere(mask[::step, ::step, ::step]) * step
     w = ijk @ affine[:3, :3].T + affine[:3, 3]
-    lo = np.percentile(w, 0.5, axis=0)
-    hi = np.percentile(w, 99.5, axis=0)
+    lo = w.min(axis=0)
+    hi = w.max(axis=0)
     b = _location_cfg()["mni_bbox"]
     sx = (hi[0] - lo[0]) / (b["x_max"] - b["x_min"])
     sy = (hi[1] - lo[1]) / (b["y_max"] - b["y_min"])

@@ -23,6 +23,7 @@ from scipy import ndimage as ndi
 from brainmets.imaging.volume import Volume
 
 MASK_MM = 2.0  # grid spacing for mask estimation
+SCALP_MM = 6.0  # minimum scalp + skull thickness assumed for full-head scans
 
 
 @dataclass
@@ -139,11 +140,18 @@ def brain_mask(data: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, dict]
     else:
         vals = sm[head & (sm > t_fg)]
         wm = _mode(vals[vals > np.median(vals)]) if vals.size > 100 else t_fg
-        cand = head & (sm > 0.45 * wm)
         head_depth = ndi.distance_transform_edt(head) * MASK_MM
+        # scalp + skull are >= ~SCALP_MM thick in adults: the brain lies deeper than that
+        # tissue brighter than CSF, judged on the native grid so that thin dark layers (CSF,
+        # cortical bone) stay barriers: a mask voxel needs ~all of its native voxels bright
+        fine = (data > 0.45 * wm).astype(np.float32)
+        size = [max(1, int(round(MASK_MM / s))) for s in spacing]
+        frac = _zoom_to(ndi.uniform_filter(fine, size=size), spacing, MASK_MM, order=1)
+        frac = _fit_shape(frac, sm.shape)
+        cand = head & (frac > 0.85) & (head_depth > SCALP_MM)
         centre = np.array(ndi.center_of_mass(head))
         mask = None
-        for r_mm in (4.0, 6.0, 8.0, 10.0, 12.0):
+        for r_mm in (4.0, 6.0, 8.0, 10.0):
             core = _ball_erode(cand, r_mm / MASK_MM)
             if core.sum() < 50:
                 break
@@ -151,7 +159,7 @@ def brain_mask(data: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, dict]
             rec = cand & _ball_dilate(comp, r_mm / MASK_MM + 1)
             rec = _largest_cc(rec)
             # leak test: a brain mask should not reach the outer head surface
-            leak = float((head_depth[rec] < 4.0).mean())
+            leak = float((head_depth[rec] < SCALP_MM + 2.0).mean())
             mask = rec
             if leak < 0.01:
                 break
@@ -160,14 +168,19 @@ def brain_mask(data: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, dict]
         r = 4.0 / MASK_MM
         closed = _ball_erode(_ball_dilate(mask, r), r)
         mask = ndi.binary_fill_holes(closed | mask)
-        for ax in range(3):  # fill slice-wise holes open at one end (ventricles near the cut)
-            mask |= np.stack(
-                [ndi.binary_fill_holes(s) for s in np.moveaxis(mask, ax, 0)], axis=0
-            ).transpose(*_inv_move(ax))
+        # fill axial holes open at one end (e.g. the 4th ventricle at the field-of-view edge)
+        for k in range(mask.shape[2]):
+            if mask[:, :, k].any():
+                mask[:, :, k] = ndi.binary_fill_holes(mask[:, :, k])
         info["wm_level_raw"] = wm
     mask = _resize_to(mask.astype(np.uint8), data.shape, order=0).astype(bool)
     info["brain_ml"] = float(mask.sum() * np.prod(spacing) / 1000.0)
     return mask, info
+
+
+def _fit_shape(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    pad = [(0, max(0, s - o)) for s, o in zip(shape, arr.shape, strict=True)]
+    return np.pad(arr, pad, mode="edge")[: shape[0], : shape[1], : shape[2]]
 
 
 def _inv_move(ax: int) -> tuple[int, int, int]:
