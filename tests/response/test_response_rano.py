@@ -63,7 +63,8 @@ def test_v17d_irano_new_lesion_unconfirmed_pd(record, tp, lesion):
     text = " ".join(res.reasons)
     assert "iRANO" in text and "unconfirmed PD" in text and "repeat imaging" in text
     assert "new lesions alone do not define PD" in text
-    assert "iRANO" in res.source
+    assert res.source == "RANO-BM, Lin 2015"
+    assert [r["id"] for r in res.references] == ["RANOBM", "iRANO"]
 
 
 # ------------------------------------------------------------------ PR boundary (30 %)

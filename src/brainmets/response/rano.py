@@ -784,7 +784,7 @@ def evaluate(
         current_sum_mm=cur.sum_mm,
         targets=targets,
         reasons=cur.reasons,
-        source=cfg.source_label + ("; iRANO, Okada 2015" if rec.on_immunotherapy else ""),
+        source=cfg.source_label,
         assessed_date=cur.date,
         baseline_date=tps[0].date,
         pct_vs_baseline=cur.pct_vs_baseline,
