@@ -401,6 +401,7 @@ def test_volumes_are_research_only(record, tp, lesion):
     assert res.category == "SD"
     assert res.volumetric is not None and "research only" in res.volumetric["label"]
     assert res.volumetric["total_change_vs_baseline_pct"] == 100.0
+    assert _flags(res, "research only")
 
 
 def test_thresholds_carry_source_ids(record, tp, lesion):

@@ -767,6 +767,12 @@ def evaluate(
             f"{cfg.option_specs[key].default!r} (UNCERTAIN point, {cfg.option_specs[key].spec})"
         )
     vol = _volumetric(eng)
+    if vol is not None:
+        spec = cfg.option_specs["volumetric_criteria"].spec
+        flags.append(
+            f"volumes are shown for research only: no volumetric response criteria for brain "
+            f"metastases were located (UNCERTAIN, {spec}); the category uses diameters only"
+        )
     ref_ids = ["RANOBM"] + (["iRANO"] if rec.on_immunotherapy else [])
     try:
         from brainmets.knowledge import reference
