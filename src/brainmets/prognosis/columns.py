@@ -138,9 +138,11 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, list[tuple[Any
                 num = raw.cast(pl.Float64)
                 if s.column in WHOLE_NUMBER_FIELDS:
                     errors.append((raw.is_not_null(), pl.lit("expected an integer, got a boolean")))
+            elif dtype.is_integer():
+                num = raw  # already whole numbers: compare as integers, no float round trip
             else:
                 num = raw.cast(pl.Float64)
-            if s.kind == "int":
+            if s.kind == "int" and not dtype.is_integer():
                 errors.append((num.is_not_null() & (num != num.floor()),
                                pl.format("expected a whole number, got {}", shown)))
             cond = pl.lit(False)
@@ -153,14 +155,18 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, list[tuple[Any
             if s.lt is not None:
                 cond = cond | (num >= s.lt)
             if _range_text(s):
-                errors.append((cond | num.is_nan(),
+                errors.append((cond if dtype.is_integer() else cond | num.is_nan(),
                                pl.format(f"expected {_range_text(s)}, got {{}}", shown)))
             if s.column == "kps":
                 errors.append((num.is_not_null() & ((num % 10) != 0),
                                pl.format("KPS must be 0-100 in steps of 10, got {}", shown)))
-            typed = num if s.kind == "float" else (
-                pl.when(num == num.floor()).then(num).otherwise(None).cast(pl.Int64, strict=False)
-            )
+            if s.kind == "float":
+                typed = num.cast(pl.Float64)
+            elif dtype.is_integer():
+                typed = raw.cast(pl.Int64)
+            else:
+                typed = (pl.when(num == num.floor()).then(num).otherwise(None)
+                         .cast(pl.Int64, strict=False))
         elif s.kind == "bool":
             if dtype == pl.Boolean:
                 typed = raw

@@ -149,7 +149,8 @@ def _lookup_series(index_id: str) -> tuple[pl.Series, pl.Series]:
     for code, label in labels.items():
         lab[code] = label
         med[code] = medians[code]
-    return pl.Series(lab, dtype=pl.String), pl.Series(med, dtype=pl.Float64)
+    order = list(dict.fromkeys(x for x in lab if x is not None))
+    return pl.Series(lab, dtype=pl.Enum(order)), pl.Series(med, dtype=pl.Float64)
 
 
 def _code_expr(table: IndexTable, valid: pl.Expr) -> pl.Expr:
@@ -188,20 +189,20 @@ def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl
     valid = ~pl.col("__invalid")
     work = work.with_columns(_factor_stage(tables))
     work = work.with_columns([_code_expr(t, valid) for t in tables])
-    cols: list[pl.Series] = []
+    exprs: list[pl.Expr] = []
     for t in tables:
-        code = work.get_column(f"__c_{t.id}")
+        code = pl.col(f"__c_{t.id}")
         label_lut, median_lut = _lookup_series(t.id)
         if t.kind == "classes":
-            score = pl.Series(f"{t.id}_score", [None] * work.height, dtype=pl.Float64)
+            score = pl.lit(None, dtype=pl.Float64)
         else:
-            score = ((code % _STRIDE).cast(pl.Float64) / 2).alias(f"{t.id}_score")
-        cols += [  # eager gathers from small look-up arrays: no hashing, no per-row Python
-            score,
-            label_lut.gather(code).alias(f"{t.id}_group"),
-            median_lut.gather(code).alias(f"{t.id}_median_os"),
+            score = (code % _STRIDE).cast(pl.Float64) / 2
+        exprs += [  # gathers from small look-up arrays: no hashing, no per-row Python
+            score.alias(f"{t.id}_score"),
+            pl.lit(label_lut).gather(code).alias(f"{t.id}_group"),
+            pl.lit(median_lut).gather(code).alias(f"{t.id}_median_os"),
         ]
-    scores = pl.DataFrame(cols)
+    scores = work.select(exprs)
     n_bad = int(work.get_column("__invalid").sum())
     if n_bad:
         # messages only for the bad rows (string formatting is the expensive part)
