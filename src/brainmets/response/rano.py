@@ -3,6 +3,15 @@
 Every threshold comes from ``knowledge/data/response/rano_bm.toml``; the spec's uncertain
 points are options whose effect is reported under ``flags_for_review``. Sizes are compared as
 exact decimals (``4.9`` is 49/10), so boundaries such as exactly 30 % or exactly 5.0 mm hold.
+
+Readings chosen where the spec is silent (each visible in the output):
+- nadir = smallest sum on the scans *before* the assessed one, baseline included; with ties,
+  the latest such scan is the "nadir scan" for the 5 mm rule;
+- the iRANO window is ``scan date < start + 6 calendar months`` (§6.7 "months_since < 6");
+- a CR/PR is confirmed when the unbroken run of CR (for CR) or CR/PR (for PR) candidates began
+  >= 28 days before the assessed scan; ``PD_unconfirmed`` is always ``provisional``;
+- a missing steroid dose or clinical status is not guessed: the category is computed from
+  imaging and the unchecked condition is flagged.
 """
 
 from __future__ import annotations
