@@ -83,3 +83,53 @@ def test_load_toml_returns_a_copy():
     a = loader.load_toml("references/prognosis.toml")
     a["reference"].clear()
     assert loader.load_toml("references/prognosis.toml")["reference"]
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A private copy of the knowledge data folder, made the active one."""
+    import shutil
+
+    dst = tmp_path / "data"
+    shutil.copytree(loader.DATA_DIR, dst)
+    monkeypatch.setattr(loader, "DATA_DIR", dst)
+    loader._load_toml_cached.cache_clear()
+    yield dst
+    loader._load_toml_cached.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ('ref = "SPERDUTO-CM-08"', 'ref = "NOPE-1"', "unknown reference id.*NOPE-1"),
+        ("median = 3.8", 'median = "3.8"', "'median' must be a number"),
+        ("max = 2.5\n", "max = 2.0\n", r"score 2.5 falls in groups \[\]"),
+        ('confidence = "single_source"', 'confidence = "sure"', "confidence must be one of"),
+        ("points = 0.5\n", "points = 0.7\n", "multiples of 0.5"),
+        ('input = "kps"', 'input = "karnofsky"', "factor needs a 'name' and an 'input'"),
+    ],
+)
+def test_broken_index_table_fails_loudly(data_copy, old, new, message):
+    from brainmets.prognosis import tables
+
+    path = data_copy / "prognosis" / "gpa_2008.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=message):
+        tables._parse_index("gpa_2008")
+
+
+def test_every_row_carries_a_known_reference():
+    from brainmets.prognosis.tables import index_tables, not_verified
+
+    known = references()
+    for t in index_tables().values():
+        assert t.confidence in ("confirmed", "single_source", "uncertain")
+        for v in t.variants:
+            for f in v.factors:
+                assert all(b.ref in known for b in f.bands)
+            assert all(g.ref in known for g in v.groups)
+            assert all(r.ref in known for r in v.rules)
+    assert {n.id for n in not_verified()} == {"lung_gpa_2022", "sclc_gpa", "sir",
+                                              "eligibility_quotient"}

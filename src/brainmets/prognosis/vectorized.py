@@ -39,6 +39,11 @@ def output_columns() -> list[str]:
 
 def _cond(c: Condition, x: pl.Expr) -> pl.Expr:
     if c.values is not None:
+        if len(c.values) == 1:
+            v = c.values[0]
+            if isinstance(v, bool):
+                return x if v else ~x
+            return x == v
         return x.is_in(list(c.values))
     parts = []
     if c.min is not None:
