@@ -113,7 +113,8 @@ def km_by_group(
                 agg.get_column(event).to_numpy().astype(int),
                 weights=agg.get_column("_w").to_numpy().astype(float),
             )
-        p, chi2, dof = float(res.p_value), float(res.test_statistic), int(res.degrees_of_freedom)
+        p, chi2 = _finite(res.p_value), _finite(res.test_statistic)
+        dof = int(res.degrees_of_freedom)
     return KMResult(groups=groups, logrank_p=p, logrank_chi2=chi2, logrank_df=dof,
                     excluded=excluded)
 

@@ -30,6 +30,9 @@ import polars as pl
 from brainmets.cohort.io import DAYS_PER_MONTH
 from brainmets.model import InputError
 
+# patient fields (flattened column names) that most indices read; absent ones are reported
+CORE_FIELDS = ("age", "kps", "primary_site", "extracranial_metastases",
+               "brain_metastases_count", "primary_controlled")
 T = "_t_months"
 E = "_event"
 
@@ -375,6 +378,10 @@ def validate_cohort(
         scored, engine_specs, note = score_with_engine(data)
         if note:
             notes.append(note)
+        absent = [c for c in CORE_FIELDS if c not in df.columns]
+        if engine_specs and absent:
+            notes.append("patient fields most indices need are absent from this table: "
+                         + ", ".join(absent) + " (map existing columns with --column FIELD=COL)")
         data = scored
         specs.extend(engine_specs)
     for s in user_specs:

@@ -52,7 +52,11 @@ def register(app: typer.Typer) -> None:
         memory_limit: str = typer.Option("2GiB", "--memory-limit", help="Per local worker"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
-        """Run `brainmets scan` on every case of IN_DIR; failures are reported, re-runs resume."""
+        """Run `brainmets scan` on every case of IN_DIR; failures are reported, re-runs resume.
+
+        Writes OUT/<case>/ (lesions.json, lesions.nii.gz, overlay.png, a completion marker) and
+        OUT/batch-summary.json. Exit status 1 when any case failed.
+        """
         from brainmets.cohort.batch import scan_jobs
 
         if not in_dir.is_dir():
@@ -72,7 +76,10 @@ def register(app: typer.Typer) -> None:
         memory_limit: str = typer.Option("2GiB", "--memory-limit", help="Per local worker"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
     ) -> None:
-        """Score every table with every index (scored.parquet per table); re-runs resume."""
+        """Score every table with every index (OUT/<table>/scored.parquet); re-runs resume.
+
+        Exit status 1 when any table failed (listed in OUT/batch-summary.json).
+        """
         from brainmets.cohort.batch import TABLE_SUFFIXES, score_jobs
 
         bad = [f for f in files if not f.is_file()]
