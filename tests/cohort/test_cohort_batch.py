@@ -133,3 +133,20 @@ def test_batch_score_cli_worker_processes(tmp_path, cli):
     assert scored.get_column("rpa_group").to_list() == ["I", "III"]
     res = cli("batch", "score", a, b, "--out", out, "--workers", "1", "--no-progress")
     assert json.loads((out / "batch-summary.json").read_text())["skipped_already_done"] == 2
+
+
+@pytest.mark.skipif(not _have("brainmets.prognosis.vectorized"),
+                    reason="prognosis engine score_table not available")
+def test_batch_uses_existing_cluster_from_env(tmp_path, cli, monkeypatch):
+    import polars as pl
+    from dask.distributed import LocalCluster
+
+    a = tmp_path / "a.csv"
+    pl.DataFrame({"age": [50], "kps": [90], "primary_site": ["nsclc"]}).write_csv(a)
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
+        res = cli("batch", "score", a, "--out", tmp_path / "out", "--no-progress")
+        assert res.exit_code == 0, res.output
+        summary = json.loads((tmp_path / "out" / "batch-summary.json").read_text())
+        assert summary["cluster"] == f"cluster at {cluster.scheduler_address}"
+        assert summary["done"] == 1

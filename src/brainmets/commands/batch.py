@@ -20,6 +20,7 @@ def _run(kind: str, jobs: list, ignored: list[str], out: Path, scheduler: str | 
     from brainmets.distributed import dask_client, is_done, run_batch
 
     fn = tasks.scan_task if kind == "scan" else tasks.score_task
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     if all(is_done(j) for j in jobs):  # resume with nothing left: no cluster needed
         summary = run_batch(fn, jobs, None, progress=False, label=f"batch {kind}")
@@ -27,7 +28,9 @@ def _run(kind: str, jobs: list, ignored: list[str], out: Path, scheduler: str | 
         try:
             with dask_client(scheduler, workers, memory_limit=memory_limit) as client:
                 summary = run_batch(fn, jobs, client, progress=progress, label=f"batch {kind}")
-        except OSError as exc:  # scheduler unreachable
+        except OSError as exc:  # scheduler unreachable: leave nothing behind
+            if created and not any(out.iterdir()):
+                out.rmdir()
             fail(f"--scheduler: cannot connect: {exc}")
     summary["ignored_inputs"] = ignored
     body = json.dumps(summary, indent=2)
