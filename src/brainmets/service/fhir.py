@@ -35,8 +35,8 @@ UCUM = "http://unitsofmeasure.org"
 SITES = ("nsclc", "sclc", "breast", "melanoma", "renal", "gi", "other", "unknown")
 # text fallbacks for the primary site (most specific first)
 _SITE_WORDS = [
-    ("sclc", r"\bsmall[- ]cell lung|\bsclc\b"),
     ("nsclc", r"non[- ]small[- ]cell|\bnsclc\b|lung adeno|lung squamous"),
+    ("sclc", r"(?<!non-)(?<!non )\bsmall[- ]cell lung|\bsclc\b"),
     ("breast", r"breast"),
     ("melanoma", r"melanoma"),
     ("renal", r"renal|kidney"),
