@@ -38,7 +38,7 @@ from scipy import ndimage as ndi
 from brainmets.imaging import preprocess as pp
 from brainmets.imaging.volume import Volume
 
-SIGMAS_MM = (0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3)
+SIGMAS_MM = (0.7, 1.0, 1.4, 2.0, 2.8, 4.0, 5.6, 8.0, 11.3, 16.0)
 SURFACE_MM = 3.0
 MIN_CONTRAST = 0.12  # lesion peak above surroundings, x white-matter level
 MAX_ELONGATION = 2.0  # sqrt of inertia eigenvalue ratio (major / minor axis)
@@ -378,9 +378,9 @@ class ClassicalDetector:
             return "weak"
         if f["depth_mm"] < SURFACE_MM or f["surface_fraction"] > 0.3:
             return "dura_sinus"
-        if f["n_vox"] >= 8 and f["elongation"] > MAX_ELONGATION:
+        if f["n_vox"] >= 4 and f["elongation"] > MAX_ELONGATION:
             return "vessel"
-        if (f["n_vox"] >= 8 and f["elongation"] > SHEET_ELONGATION
+        if (f["n_vox"] >= 4 and f["elongation"] > SHEET_ELONGATION
                 and f["eig_ratio"] < SHEET_EIG_RATIO):
             return "vessel_or_dura"
         if f["eig_ratio"] < MIN_EIG_RATIO:
