@@ -41,3 +41,21 @@ def test_cindex_direction_and_no_events():
     assert concordance_counts(t, t, np.zeros(10)).pairs == 0
     with pytest.raises(ValueError, match="NaN"):
         concordance_index([1.0, np.nan], [1, 2])
+
+
+@pytest.mark.parametrize("few", [0, 1000])
+def test_cindex_both_counting_paths_agree_with_lifelines(monkeypatch, few):
+    import brainmets.cohort.cindex as mod
+
+    monkeypatch.setattr(mod, "FEW_SCORES", few)  # 0: merge path only; 1000: per-score path
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        n = int(rng.integers(2, 200))
+        t = rng.integers(0, 12, n).astype(float)
+        s = rng.integers(0, int(rng.integers(1, 40)), n).astype(float)
+        e = rng.random(n) < 0.5
+        try:
+            expected = lifelines_cindex(t, s, e)
+        except ZeroDivisionError:
+            continue
+        assert mod.concordance_index(t, s, e) == pytest.approx(expected, abs=1e-12)

@@ -82,7 +82,7 @@ def _engine_available() -> bool:
 
 
 @pytest.mark.skipif(not _engine_available(), reason="prognosis engine score_table not available")
-def test_validate_with_engine_scores_counts_unscored_and_recovers_medians():
+def test_validate_with_engine_scores_counts_unscored_and_recovers_medians(monkeypatch):
     from brainmets.prognosis.vectorized import score_table
 
     rng = np.random.default_rng(3)
@@ -104,6 +104,11 @@ def test_validate_with_engine_scores_counts_unscored_and_recovers_medians():
     c = rng.uniform(0, 80, n)
     df = df.with_columns(pl.Series("months", np.minimum(t, c)), pl.Series("dead", (t <= c) * 1))
     results, _ = validate_cohort(df, "months", "dead", indices=["gpa_2008", "rpa"], plots=False)
+    import brainmets.cohort.validate as mod
+
+    monkeypatch.setattr(mod, "SCORE_BATCH_ROWS", 997)  # scoring in row batches: same results
+    batched, _ = validate_cohort(df, "months", "dead", indices=["gpa_2008", "rpa"], plots=False)
+    assert batched == results
     by = {r["index"]: r for r in results["indices"]}
     assert set(by) == {"gpa_2008", "rpa"}
     gpa = by["gpa_2008"]

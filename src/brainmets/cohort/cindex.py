@@ -12,7 +12,8 @@ Algorithm: sort subjects by (time, deaths before censorings, score descending); 
 admissible pair is an (earlier death, later subject) pair in that order, except deaths tied in
 time, which are corrected exactly. "Earlier death with a lower / equal score" is a 2-D dominance
 count done by a bottom-up merge over power-of-two blocks: log2(n) levels, each one vectorised
-sort + searchsorted.
+sort + searchsorted. With few distinct scores (index groups) per-score running counts are used
+instead (O(n * m), m <= FEW_SCORES).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+FEW_SCORES = 24  # up to this many distinct scores the O(n * m) counting path is faster
 
 
 @dataclass(frozen=True)
@@ -71,30 +74,39 @@ def concordance_counts(
     order = np.lexsort((-r, ~e, t))
     t, e, r = t[order], e[order], r[order]
 
-    pos = np.arange(n, dtype=np.int64)
-    less = 0
-    levels = int(np.ceil(np.log2(n))) if n > 1 else 0
-    stride = np.int64(m + 1)
-    for k in range(levels):
-        parent = pos >> (k + 1)
-        right = ((pos >> k) & 1).astype(bool)
-        left_deaths = ~right & e
-        if not left_deaths.any():
-            continue
-        keys = np.sort(parent[left_deaths] * stride + r[left_deaths])
-        # index in `keys` where each parent block starts
-        starts = np.concatenate(([0], np.cumsum(np.bincount(parent[left_deaths]))))
-        q_parent = parent[right]
-        lo = np.searchsorted(keys, q_parent * stride + r[right], side="left")
-        less += int(lo.sum() - starts[np.minimum(q_parent, starts.size - 1)].sum())
+    if m <= FEW_SCORES:
+        # few distinct scores (index groups): per-score running death counts, O(n * m)
+        less = equal = 0
+        for k in range(m):
+            dk = e & (r == k)
+            before = np.cumsum(dk, dtype=np.int64) - dk  # deaths with score k placed earlier
+            less += int(before[r > k].sum())
+            equal += int(before[r == k].sum())
+    else:
+        pos = np.arange(n, dtype=np.int64)
+        less = 0
+        levels = int(np.ceil(np.log2(n))) if n > 1 else 0
+        stride = np.int64(m + 1)
+        for k in range(levels):
+            parent = pos >> (k + 1)
+            right = ((pos >> k) & 1).astype(bool)
+            left_deaths = ~right & e
+            if not left_deaths.any():
+                continue
+            keys = np.sort(parent[left_deaths] * stride + r[left_deaths])
+            # index in `keys` where each parent block starts
+            starts = np.concatenate(([0], np.cumsum(np.bincount(parent[left_deaths]))))
+            q_parent = parent[right]
+            lo = np.searchsorted(keys, q_parent * stride + r[right], side="left")
+            less += int(lo.sum() - starts[np.minimum(q_parent, starts.size - 1)].sum())
 
-    # equal scores: deaths placed earlier with the same score rank, counted within each rank
-    by_rank = np.lexsort((pos, r))
-    r_sorted, e_sorted = r[by_rank], e[by_rank].astype(np.int64)
-    deaths_before = np.cumsum(e_sorted) - e_sorted  # deaths strictly before, over all ranks
-    group_start = np.searchsorted(r_sorted, r_sorted, side="left")
-    cum_at_start = (np.cumsum(e_sorted) - e_sorted)[group_start]
-    equal = int((deaths_before - cum_at_start).sum())
+        # equal scores: deaths placed earlier with the same score rank, counted within each rank
+        by_rank = np.lexsort((pos, r))
+        r_sorted, e_sorted = r[by_rank], e[by_rank].astype(np.int64)
+        deaths_before = np.cumsum(e_sorted) - e_sorted  # deaths strictly before, over all ranks
+        group_start = np.searchsorted(r_sorted, r_sorted, side="left")
+        cum_at_start = (np.cumsum(e_sorted) - e_sorted)[group_start]
+        equal = int((deaths_before - cum_at_start).sum())
 
     # deaths tied in time with a death placed earlier: earlier ones have score >= this one's,
     # so only the equal-score ones were (wrongly) counted, once each, as "tied"

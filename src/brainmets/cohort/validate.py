@@ -91,35 +91,50 @@ def published_group_medians(index_id: str) -> dict[str, float]:
             if r.get("median") is not None and "label" in r}
 
 
-def score_with_engine(df: pl.DataFrame) -> tuple[pl.DataFrame, list[IndexSpec], str | None]:
-    """Score with the prognosis engine; returns (table, indices found, note if unavailable)."""
+SCORE_BATCH_ROWS = 2_000_000  # rows per score_table call: bounds peak memory on huge cohorts
+
+
+def score_with_engine(
+    df: pl.DataFrame, indices: list[str] | None = None, batch_rows: int | None = None
+) -> tuple[pl.DataFrame, list[IndexSpec], str | None]:
+    """Score with the prognosis engine in row batches, keeping only the index columns (of
+    ``indices`` when given); returns (table, indices found, note if unavailable)."""
     try:
         from brainmets.prognosis.vectorized import score_table
     except ImportError as exc:
         return df, [], ("automatic index scoring is unavailable "
                         f"(brainmets.prognosis.vectorized.score_table: {exc}); "
                         "only user-supplied group columns were validated")
+    before = set(df.columns)
+    prefixes = tuple(f"{i}_" for i in indices) if indices else None
+    parts = []
     try:
-        scored = score_table(df)
+        for part in df.iter_slices(max(1, batch_rows or SCORE_BATCH_ROWS)):
+            scored = score_table(part)
+            if not isinstance(scored, pl.DataFrame):
+                scored = pl.from_pandas(scored)
+            keep = [c for c in scored.columns if c not in before
+                    and (prefixes is None or c.startswith(prefixes) or c == "input_errors")]
+            parts.append(scored.select(keep))
+            del scored
     except InputError:
         raise
     except Exception as exc:  # engine rejects the table: report, keep user columns
         return df, [], f"the prognosis engine could not score this table: {exc}"
-    if not isinstance(scored, pl.DataFrame):
-        scored = pl.from_pandas(scored)
-    before = set(df.columns)
+    added = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
+    out = pl.concat([df, added], how="horizontal") if added.width else df
     specs = []
-    for col in scored.columns:
-        if not col.endswith("_group") or col in before:
+    for col in added.columns:
+        if not col.endswith("_group"):
             continue
         idx = col[: -len("_group")]
-        median = f"{idx}_median_os" if f"{idx}_median_os" in scored.columns else None
-        score = f"{idx}_score" if f"{idx}_score" in scored.columns else None
-        reasons = [c for c in scored.columns if c in (f"{idx}_missing", f"{idx}_reason",
-                                                       f"{idx}_not_computed", "input_errors")]
+        median = f"{idx}_median_os" if f"{idx}_median_os" in added.columns else None
+        score = f"{idx}_score" if f"{idx}_score" in added.columns else None
+        reasons = [c for c in added.columns if c in (f"{idx}_missing", f"{idx}_reason",
+                                                      f"{idx}_not_computed", "input_errors")]
         specs.append(IndexSpec(id=idx, group_col=col, median_col=median, score_col=score,
                                reason_cols=reasons))
-    return scored, specs, None
+    return out, specs, None
 
 
 def _finite(x: Any) -> float | None:
@@ -375,7 +390,7 @@ def validate_cohort(
     notes: list[str] = []
     specs: list[IndexSpec] = []
     if use_engine:
-        scored, engine_specs, note = score_with_engine(data)
+        scored, engine_specs, note = score_with_engine(data, indices)
         if note:
             notes.append(note)
         absent = [c for c in CORE_FIELDS if c not in df.columns]
