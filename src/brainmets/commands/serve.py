@@ -35,8 +35,11 @@ def register(app: typer.Typer) -> None:
         if demo:
             from brainmets.service.demo import seed
 
-            info = seed(store)
+            # the phantom scan is left queued: the server's job runner scans it after start-up
+            info = seed(store, phantom=True, run_scan=False)
             typer.echo(f"demo: log in at http://{host}:{port}/login with token {info['token']}")
+            typer.echo(f"demo: patient http://{host}:{port}/patients/{info['patient_id']}"
+                       + (" (scan running)" if info["scan_id"] else " (no phantom MRI)"))
         else:
             from brainmets.store import repo
 

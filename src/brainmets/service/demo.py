@@ -23,9 +23,12 @@ DEMO_PATIENT: dict[str, Any] = {
 
 
 def seed(store: Store, mri: Path | None = None, user_name: str = "demo",
-         record: dict[str, Any] | None = None, scan_fn: Any = None) -> dict[str, Any]:
+         record: dict[str, Any] | None = None, scan_fn: Any = None, run_scan: bool = True,
+         phantom: bool = False) -> dict[str, Any]:
     """Create a demo clinician (new token each call), the demo patient and, when ``mri`` is
-    given (a NIfTI file), a completed scan of it. Returns {"token", "patient_id", "scan_id"}."""
+    given (a NIfTI file) or ``phantom`` is true (a synthetic MRI from the imaging phantom), a
+    scan of it: run now (``run_scan``) or left queued for the server's job runner.
+    Returns {"token", "patient_id", "scan_id", "scan_status"}."""
     import datetime as dt
     import shutil
 
@@ -34,6 +37,8 @@ def seed(store: Store, mri: Path | None = None, user_name: str = "demo",
     from brainmets.store.models import Scan, TimePoint, User
 
     rec = parse_patient(record or DEMO_PATIENT).model_dump(mode="json", exclude_none=True)
+    if mri is None and phantom:
+        mri = demo_mri(store.data_dir / "demo")
     with store.session() as s:
         user = s.query(User).filter(User.name == user_name).one_or_none()
         if user is None:
@@ -62,10 +67,28 @@ def seed(store: Store, mri: Path | None = None, user_name: str = "demo",
             folder.mkdir(parents=True, exist_ok=True)
             name = "input.nii.gz" if str(mri).endswith(".gz") else "input.nii"
             shutil.copyfile(mri, folder / name)
+    status = None
     if scan_id is not None:
-        runner = JobRunner(store, scan_fn)
-        try:
-            runner.run(scan_id)
-        finally:
-            runner.shutdown()
-    return {"token": token, "patient_id": pid, "scan_id": scan_id}
+        status = "queued"
+        if run_scan:
+            runner = JobRunner(store, scan_fn)
+            try:
+                runner.run(scan_id)
+            finally:
+                runner.shutdown()
+            with store.session() as s:
+                status = s.get(Scan, scan_id).status
+    return {"token": token, "patient_id": pid, "scan_id": scan_id, "scan_status": status}
+
+
+def demo_mri(folder: Path, seed_value: int = 20260101) -> Path | None:
+    """A small synthetic T1c MRI for the demo (None when the imaging phantom is missing)."""
+    try:
+        from brainmets.imaging.phantom import make_case
+    except ImportError:
+        return None
+    out = Path(folder) / "phantom"
+    if not (out / "t1c.nii.gz").exists():
+        make_case(seed_value, out, voxel_mm=(2.0, 2.0, 2.0), full_head=False,
+                  random_orientation=False, n_lesions=3, diameter_range=(6.0, 25.0))
+    return out / "t1c.nii.gz"
