@@ -49,6 +49,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,14 @@ def _patient(
     return _Patient(anat, levels, scale, lesions, tpl, conf, info, full_head)
 
 
+@lru_cache(maxsize=3)
+def _head_box(step: int) -> np.ndarray:
+    """Template-index corners (min, max) of the synthetic head."""
+    anat = load_anatomy(step)
+    idx = np.argwhere(anat.d_out[::2, ::2, ::2] <= HEAD_MM + 1.0) * 2
+    return np.concatenate([idx.min(0, keepdims=True), idx.max(0, keepdims=True)]).astype(float)
+
+
 def _orientation(rng: np.random.Generator, permute: bool) -> np.ndarray:
     perm = rng.permutation(3) if permute and rng.random() < 0.6 else np.arange(3)
     p = np.zeros((3, 3))
@@ -150,8 +159,7 @@ def _acquire(
         qmin = qc - ext / 2
         shape = np.maximum(np.round(ext / v).astype(int), 1)
     else:
-        idx = np.argwhere(anat.d_out[:: 2, :: 2, :: 2] <= HEAD_MM + 1.0) * 2
-        pts = anat.mni_of(np.concatenate([idx.min(0, keepdims=True), idx.max(0, keepdims=True)]))
+        pts = anat.mni_of(_head_box(anat.step))
         corners = np.array([[pts[i, 0], pts[j, 1], pts[k, 2]]
                             for i in (0, 1) for j in (0, 1) for k in (0, 1)])
         q = (corners @ pose[:3, :3].T + pose[:3, 3]) @ rot
@@ -196,7 +204,8 @@ def _acquire(
     meta: dict = {}
     units = float(10 ** rng.uniform(0.3, 3.3))
     data *= units
-    if rng.random() < 0.5 and data.max() < 30000:
+    # int16 only when it keeps >= ~11 bits of dynamic range (otherwise rounding posterises)
+    if rng.random() < 0.5 and 2000.0 < data.max() < 30000:
         out = np.rint(data).astype(np.int16)
     else:
         out = data.astype(np.float32)
@@ -288,7 +297,7 @@ def _paint(
 
 def _lesion_rows(labels: np.ndarray, aff: np.ndarray, lesions: list[Lesion],
                  rows: list[dict]) -> list[dict]:
-    vox_ml = abs(np.linalg.det(aff[:3, :3])) / 1000.0
+    vox_ml = float(abs(np.linalg.det(aff[:3, :3]))) / 1000.0
     out = []
     for k, (les, row) in enumerate(zip(lesions, rows, strict=True), 1):
         sl = row["_slices"]
