@@ -158,3 +158,19 @@ def test_cross_check_with_panoptica():
     ours = brats_lesionwise(pred, ref, (1, 1, 1), dil_factor=0)
     assert (first.tp, first.fp, first.fn) == (ours["tp"], ours["fp"], ours["fn"])
     assert first.sq_dsc == pytest.approx(ours["lesions"][0]["dice"], abs=1e-6)
+
+
+def test_false_positive_causes_from_confounder_map():
+    truth = np.zeros((20, 20, 20), np.int16)
+    truth[2:5, 2:5, 2:5] = 1
+    conf = np.zeros_like(truth, dtype=np.uint8)
+    conf[10:12, 10:12, 0:20] = 1  # a vessel along z
+    pred = np.zeros_like(truth)
+    pred[10:12, 10:12, 8:10] = 1  # on the vessel
+    pred[16, 3, 3] = 1  # nowhere special
+    pred[3, 3, 3] = 1  # the lesion
+    r = match_truth(pred, truth, (1, 1, 1), confounders=conf,
+                    confounder_codes={"vessel": 1, "dura": 4})
+    assert sorted(fp["cause"] for fp in r["false_positives"]) == ["parenchyma", "vessel"]
+    s = summarise([{**r, "brats": brats_lesionwise(pred > 0, truth > 0, (1, 1, 1))}])
+    assert s["fp_by_cause"] == {"parenchyma": 1, "vessel": 1}
