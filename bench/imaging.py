@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,8 @@ def main() -> None:
         "seeds": args.seeds,
         "nnunet_baseline_seconds": base["seconds_per_volume"] if base else None,
     }
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(line))
 
 
