@@ -287,3 +287,27 @@ def test_openapi_schema_lists_fixed_paths(api):
               "/api/patients/{pid}/scans", "/api/jobs/{job}", "/api/patients/{pid}/report.pdf",
               "/api/patients/{pid}/fhir"):
         assert p in paths, p
+
+
+def test_response_time_line_with_two_scans(api, tmp_path):
+    """Two time points: the response engine gives a RANO-BM category (or says why not)."""
+    pytest.importorskip("brainmets.response.rano")
+    import nibabel as nib
+    import numpy as np
+
+    pid = _create(api)
+    for date, size in (("2026-01-10", 6), ("2026-03-10", 3)):
+        data = np.full((24, 24, 16), 100, np.float32)
+        data[8:8 + size, 8:8 + size, 6:6 + size] = 300
+        p = tmp_path / f"{date}.nii.gz"
+        nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0])), str(p))
+        r = api.post(f"/api/patients/{pid}/scans", files={"file": (p.name, p.read_bytes())},
+                     data={"date": date})
+        assert api.wait_job(r.json()["job"])["status"] == "done"
+    tl = api.get(f"/api/patients/{pid}/response").json()
+    assert [pt["label"] for pt in tl["points"]] == ["2026-01-10", "2026-03-10"]
+    assert tl["rano"] is not None or tl["rano_note"], tl
+    if tl["rano"] is not None:
+        assert tl["rano"]["category"] in ("CR", "PR", "SD", "PD", "PD_unconfirmed")
+    r = api.get(f"/api/patients/{pid}/response", "r").json()
+    assert [pt["label"] for pt in r["points"]] == ["day 0", "day 59"]

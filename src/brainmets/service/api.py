@@ -140,7 +140,7 @@ def get_assessment(request: Request, pid: str,
 def get_response(request: Request, pid: str, user: User = Depends(current_user)) -> dict[str, Any]:
     with _store(request).session() as s:
         p = _get_patient(request, s, user, pid)
-        return core.timeline(p, core.deid_for(user))
+        return core.timeline(p, core.deid_for(user), _store(request))
 
 
 @router.post("/patients/{pid}/scans", status_code=202, response_model=JobAccepted,

@@ -79,23 +79,8 @@ def create_app(
         return JSONResponse({"detail": exc.detail}, exc.status_code,
                             headers=getattr(exc, "headers", None))
 
-    @app.middleware("http")
-    async def _limits(request: Request, call_next):  # noqa: ANN001, ANN202
-        # refuse oversized uploads before reading them; security headers on every response
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 2**20:
-            return JSONResponse(
-                {"detail": f"file: larger than the {settings.max_upload_mb} MB upload limit"},
-                413)
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if request.url.path.startswith(("/api/patients", "/patients")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-    app.add_middleware(AuditMiddleware)
+    app.add_middleware(AuditMiddleware, store=store, max_body=settings.max_upload_bytes + 2**20,
+                       max_mb=settings.max_upload_mb)
 
     @app.get("/health", summary="Liveness (no token needed)")
     def health() -> dict[str, Any]:

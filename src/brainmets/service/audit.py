@@ -1,13 +1,16 @@
-"""Audit middleware: one audit-log row per request touching patient data (who, what, when,
-outcome). Rows hold the route, registry ids and status only: never PHI."""
+"""Audit + limits middleware (pure ASGI): one audit-log row per request touching patient data
+(who, what, when, outcome), written *before* the response leaves the server, so no read or
+write reaches a client unaudited. Rows hold the route, registry ids and status only: never PHI.
+The same middleware refuses oversized uploads early and adds security headers."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.requests import Request
+import anyio
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
 
 from brainmets.store import repo
 
@@ -16,6 +19,9 @@ log = logging.getLogger("brainmets.service")
 AUDITED_PREFIXES = ("/api/patients", "/api/jobs", "/patients")
 ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "DELETE": "delete",
            "PATCH": "update"}
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"x-frame-options", b"DENY")]
 
 
 def outcome_for(status: int) -> str:
@@ -26,31 +32,56 @@ def outcome_for(status: int) -> str:
         status, "error" if status >= 500 else "invalid")
 
 
-class AuditMiddleware(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next):  # noqa: ANN001, ANN201
-        path = request.url.path
-        if not path.startswith(AUDITED_PREFIXES) or request.method == "OPTIONS":
-            return await call_next(request)
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            await run_in_threadpool(self._write, request, status)
+class AuditMiddleware:
+    def __init__(self, app: Any, store: Any, max_body: int, max_mb: int) -> None:
+        self.app, self.store, self.max_body, self.max_mb = app, store, max_body, max_mb
 
-    @staticmethod
-    def _write(request: Request, status: int) -> None:
-        user = getattr(request.state, "user", None)
-        pid = getattr(request.state, "patient_id", None)
-        if pid is None:
-            pid = (request.scope.get("path_params") or {}).get("pid")
-        action = getattr(request.state, "audit_action", None) or ACTIONS.get(
-            request.method, request.method.lower())
-        resource = f"{request.method} {request.url.path}"
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            resp = JSONResponse(
+                {"detail": f"file: larger than the {self.max_mb} MB upload limit"}, 413)
+            await resp(scope, receive, send)
+            return
+        path: str = scope["path"]
+        audited = path.startswith(AUDITED_PREFIXES) and scope["method"] != "OPTIONS"
+        sent = False
+
+        async def wrapped_send(message: dict) -> None:
+            nonlocal sent
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS:
+                    if k.decode() not in headers:
+                        headers.append(k.decode(), v.decode())
+                if path.startswith(("/api/patients", "/patients", "/api/jobs")):
+                    headers["cache-control"] = "no-store"
+                if audited:
+                    await anyio.to_thread.run_sync(self._write, scope, message["status"])
+                sent = True
+            await send(message)
+
         try:
-            with request.app.state.store.session() as s:
-                repo.audit(s, user, action, resource, outcome_for(status), status,
-                           pid if isinstance(pid, str) and len(pid) <= 32 else None)
-        except Exception:  # the audit must never be silently skipped: log loudly (no PHI)
-            log.exception("audit write failed for %s %s", request.method, request.url.path)
+            await self.app(scope, receive, wrapped_send)
+        except BaseException:
+            if audited and not sent:
+                await anyio.to_thread.run_sync(self._write, scope, 500)
+            raise
+
+    def _write(self, scope: dict, status: int) -> None:
+        state = scope.get("state") or {}
+        user = state.get("user")
+        pid = state.get("patient_id")
+        if pid is None:
+            pid = (scope.get("path_params") or {}).get("pid")
+        method = scope["method"]
+        action = state.get("audit_action") or ACTIONS.get(method, method.lower())
+        try:
+            with self.store.session() as s:
+                repo.audit(s, user, action, f"{method} {scope['path']}", outcome_for(status),
+                           status, pid if isinstance(pid, str) and len(pid) <= 32 else None)
+        except Exception:  # never silent: log loudly (ids and route only, no PHI)
+            log.exception("audit write failed for %s %s", method, scope["path"])

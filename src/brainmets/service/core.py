@@ -140,11 +140,17 @@ def latest_lesions(s: Session, p: Patient) -> tuple[Scan | None, list[dict[str, 
     return scan, ((scan.result or {}).get("lesions", []) if scan else [])
 
 
-def timeline(p: Patient, deidentified: bool) -> dict[str, Any]:
-    """Response time line: per completed scan, lesion count and sum of maximum diameters; the
-    RANO-BM category when the response engine can evaluate it."""
-    done = [sc for sc in p.scans if sc.status == "done" and sc.timepoint is not None]
-    done.sort(key=lambda sc: sc.timepoint.date)
+def timeline(p: Patient, deidentified: bool, store: Any = None) -> dict[str, Any]:
+    """Response time line: per time point (its latest completed scan), lesion count and sum of
+    diameters; the RANO-BM category from the response engine when there are two or more."""
+    by_date: dict[dt.date, Scan] = {}
+    for sc in p.scans:
+        if sc.status == "done" and sc.timepoint is not None:
+            cur = by_date.get(sc.timepoint.date)
+            if cur is None or (sc.finished_at or sc.created_at) > (cur.finished_at
+                                                                   or cur.created_at):
+                by_date[sc.timepoint.date] = sc
+    done = [by_date[d] for d in sorted(by_date)]
     first = done[0].timepoint.date if done else None
     points = []
     for sc in done:
@@ -159,21 +165,44 @@ def timeline(p: Patient, deidentified: bool) -> dict[str, Any]:
         })
     out: dict[str, Any] = {"points": points, "rano": None, "rano_note": None}
     if len(done) >= 2:
-        out["rano"], out["rano_note"] = _rano(done)
+        out["rano"], out["rano_note"] = _rano(done, store)
     elif done:
         out["rano_note"] = "one scan so far: response needs a baseline and a follow-up scan"
     return out
 
 
-def _rano(done: list[Scan]) -> tuple[dict[str, Any] | None, str | None]:
+_RANO_CACHE: dict[tuple, tuple[dict[str, Any] | None, str | None]] = {}
+
+
+def _rano(done: list[Scan], store: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """RANO-BM via the response engine: lesions matched across scans by registration
+    (response.tracking) when the scan folders are available, else by detection order."""
     try:
         from brainmets.response.rano import evaluate
     except ImportError:
         return None, "response assessment (RANO-BM) not available in this build"
-    tps = []
-    for sc in done:
-        lesions = (sc.result or {}).get("lesions", [])
-        tps.append({
+    key = tuple((sc.id, sc.timepoint.steroid_mg_day, sc.timepoint.clinical_status)
+                for sc in done)
+    if key in _RANO_CACHE:
+        return _RANO_CACHE[key]
+    dates = [sc.timepoint.date for sc in done]
+    steroids = [sc.timepoint.steroid_mg_day for sc in done]
+    clinical = [sc.timepoint.clinical_status for sc in done]
+    record = None
+    note = None
+    if store is not None:
+        try:
+            from brainmets.response.tracking import build_record
+            from brainmets.service.jobs import scan_dir
+
+            record, _report = build_record([scan_dir(store, sc.id) / "out" for sc in done],
+                                           dates, steroids, clinical)
+        except Exception as exc:  # engine or files unavailable: fall back, and say so
+            note = f"lesion matching by registration failed ({type(exc).__name__}); "
+    if record is None:
+        note = (note or "") + ("lesions matched across scans by detection order only; review "
+                               "the matching before relying on the category")
+        record = {"on_immunotherapy": False, "timepoints": [{
             "date": sc.timepoint.date.isoformat(),
             "steroid_mg_day": sc.timepoint.steroid_mg_day,
             "clinical_status": sc.timepoint.clinical_status or "stable",
@@ -181,16 +210,20 @@ def _rano(done: list[Scan]) -> tuple[dict[str, Any] | None, str | None]:
                          "longest_diameter_mm": x.get("longest_axial_diameter_mm")
                          or x.get("max_diameter_mm"),
                          "perpendicular_mm": x.get("perpendicular_diameter_mm"),
-                         "new": False} for x in lesions],
-        })
+                         "new": False} for x in (sc.result or {}).get("lesions", [])],
+        } for sc in done]}
     try:
-        res = evaluate({"on_immunotherapy": False, "timepoints": tps})
+        res = evaluate(record)
     except Exception as exc:  # engine rejects the series: show why, never a 500
-        return None, f"RANO-BM not evaluated: {exc}"
-    if hasattr(res, "model_dump"):
-        res = res.model_dump(mode="json")
-    return res, ("lesion identity across scans is matched by detection order only; "
-                 "review the matching before relying on the category")
+        out: tuple[dict[str, Any] | None, str | None] = (None, f"RANO-BM not evaluated: {exc}")
+    else:
+        if hasattr(res, "model_dump"):
+            res = res.model_dump(mode="json")
+        out = (res, note)
+    if len(_RANO_CACHE) > 256:
+        _RANO_CACHE.clear()
+    _RANO_CACHE[key] = out
+    return out
 
 
 def citations(a: dict[str, Any]) -> list[dict[str, str]]:
@@ -244,7 +277,7 @@ def report_context(store: Any, s: Session, p: Patient, user: User) -> dict[str, 
         "lesions": lesions,
         "scan": scan_view(scan, None, de) if scan else None,
         "overlay_b64": overlay_b64,
-        "timeline": timeline(p, de),
+        "timeline": timeline(p, de, store),
         "citations": citations(a),
         "versions": versions(),
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

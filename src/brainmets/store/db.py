@@ -1,7 +1,9 @@
 """Engine, sessions and start-up migrations for the registry.
 
 Default: a SQLite file ``registry.sqlite3`` under the data directory (``BRAINMETS_DATA_DIR``,
-default ``./brainmets-data``) with WAL, foreign keys and ``synchronous=FULL``.
+default ``./brainmets-data``) with WAL, foreign keys and ``synchronous=FULL``
+(``BRAINMETS_SQLITE_SYNCHRONOUS=NORMAL`` trades durability on power loss, not on a process
+crash, for write throughput).
 PostgreSQL (or any SQLAlchemy URL) with ``BRAINMETS_DATABASE_URL``.
 """
 
@@ -40,7 +42,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI connec
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA synchronous=FULL")
+    sync = os.environ.get("BRAINMETS_SQLITE_SYNCHRONOUS", "FULL").upper()
+    cur.execute(f"PRAGMA synchronous={sync if sync in ('FULL', 'NORMAL', 'EXTRA') else 'FULL'}")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
 
