@@ -72,8 +72,9 @@ def dask_client(
     n = workers or max(1, min(2, os.cpu_count() or 1))
     # dashboard off; the scheduler's health endpoint on a free loopback port (not :8787);
     # worker processes listen on loopback only; threads use in-process comms
-    network = ({"host": "127.0.0.1", "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
-               if processes else {})
+    network: dict[str, Any] = {"scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
+    if processes:
+        network["host"] = "127.0.0.1"
     cluster = LocalCluster(
         n_workers=n, threads_per_worker=threads_per_worker, processes=processes,
         memory_limit=memory_limit, dashboard_address=None, silence_logs=logging.ERROR, **network,

@@ -143,7 +143,8 @@ def test_batch_uses_existing_cluster_from_env(tmp_path, cli, monkeypatch):
 
     a = tmp_path / "a.csv"
     pl.DataFrame({"age": [50], "kps": [90], "primary_site": ["nsclc"]}).write_csv(a)
-    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
         monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", cluster.scheduler_address)
         res = cli("batch", "score", a, "--out", tmp_path / "out", "--no-progress")
         assert res.exit_code == 0, res.output

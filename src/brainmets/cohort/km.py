@@ -85,6 +85,8 @@ def km_by_group(
     usable = df.select(cols).drop_nulls()
     excluded["total"] = df.height - usable.height
     agg = aggregate(usable, time, event, group)
+    if group and agg.schema[group] in (pl.Categorical, pl.Enum):
+        agg = agg.with_columns(pl.col(group).cast(pl.String))
 
     groups: list[GroupKM] = []
     labels = agg.get_column(group).unique().sort().to_list() if group else [None]

@@ -115,13 +115,15 @@ def score_with_engine(
                 scored = pl.from_pandas(scored)
             keep = [c for c in scored.columns if c not in before
                     and (prefixes is None or c.startswith(prefixes) or c == "input_errors")]
-            parts.append(scored.select(keep))
+            # group labels as Categorical: a few distinct strings, cheap on 10 M rows
+            parts.append(scored.select(keep).with_columns(
+                pl.col(c).cast(pl.Categorical) for c in keep if c.endswith("_group")))
             del scored
     except InputError:
         raise
     except Exception as exc:  # engine rejects the table: report, keep user columns
         return df, [], f"the prognosis engine could not score this table: {exc}"
-    added = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
+    added = pl.concat(parts, how="vertical_relaxed", rechunk=False) if parts else pl.DataFrame()
     out = pl.concat([df, added], how="horizontal") if added.width else df
     specs = []
     for col in added.columns:
@@ -207,6 +209,9 @@ def validate_index(df: pl.DataFrame, spec: IndexSpec, *, plot: bool = True
     from brainmets.cohort.km import km_by_group, plot_km
 
     n_total = df.height
+    cols = [T, E, spec.group_col, spec.median_col, spec.score_col, *spec.reason_cols,
+            "primary_site"]
+    df = df.select(list(dict.fromkeys(c for c in cols if c and c in df.columns)))  # used only
     scored = df.filter(pl.col(spec.group_col).is_not_null())
     res: dict[str, Any] = {"key": spec.key, "index": spec.id, "origin": spec.origin,
                            "group_column": spec.group_col,
