@@ -353,3 +353,51 @@ def phantom_mri(tmp_path_factory) -> Path:
     make_case(3, d / "case", voxel_mm=(3.0, 3.0, 3.0), full_head=False,
               random_orientation=False, n_lesions=2, diameter_range=(12.0, 20.0))
     return d / "case" / "t1c.nii.gz"
+
+
+@pytest.fixture(scope="session")
+def phantom_dicom_zip(phantom_mri, tmp_path_factory) -> Path:
+    """The phantom MRI written as a zip of one axial DICOM MR series (LPS geometry)."""
+    import zipfile
+
+    import nibabel as nib
+    import numpy as np
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+    img = nib.as_closest_canonical(nib.load(str(phantom_mri)))
+    data = np.asarray(img.get_fdata(dtype=np.float32))
+    aff = img.affine
+    scale = 4000.0 / max(float(data.max()), 1e-6)
+    arr = np.clip(data * scale, 0, 65535).astype(np.uint16)
+    dx, dy, dz = (float(v) for v in img.header.get_zooms()[:3])
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    out = tmp_path_factory.mktemp("dicom") / "series.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        for k in range(arr.shape[2]):
+            meta = FileMetaDataset()
+            meta.MediaStorageSOPClassUID = MRImageStorage
+            meta.MediaStorageSOPInstanceUID = generate_uid()
+            meta.TransferSyntaxUID = ExplicitVRLittleEndian
+            ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+            ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+            ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+            ds.FrameOfReferenceUID = frame
+            ds.PatientName, ds.PatientID, ds.PatientBirthDate = "Doe^Jane", "MRN-0042", "19600101"
+            ds.PatientSex, ds.StudyDate, ds.StudyTime = "F", "20260110", "101010"
+            ds.AccessionNumber, ds.ReferringPhysicianName, ds.StudyID = "ACC1", "Ref^Doc", "1"
+            ds.Modality, ds.SeriesNumber, ds.InstanceNumber = "MR", 1, k + 1
+            ds.Manufacturer = "brainmets-test"
+            ras = aff @ np.array([0.0, 0.0, float(k), 1.0])
+            ds.ImagePositionPatient = [float(-ras[0]), float(-ras[1]), float(ras[2])]
+            ds.ImageOrientationPatient = [-1.0, 0.0, 0.0, 0.0, -1.0, 0.0]
+            ds.PixelSpacing = [dy, dx]
+            ds.SliceThickness = dz
+            ds.Rows, ds.Columns = arr.shape[1], arr.shape[0]
+            ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+            ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+            ds.PixelData = np.ascontiguousarray(arr[:, :, k].T).tobytes()
+            buf = io.BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            z.writestr(f"IM{k:04d}.dcm", buf.getvalue())
+    return out
