@@ -46,9 +46,10 @@ def _worker(truth_root: Path, pred_root: Path, timings: Path) -> None:
 
     rows = {}
     for case in sorted(p for p in truth_root.iterdir() if (p / "t1c.nii.gz").exists()):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = scan(case / "t1c.nii.gz", pred_root / case.name)
-        rows[case.name] = {"seconds": time.perf_counter() - t0, "found": len(res["lesions"])}
+        rows[case.name] = {"seconds": time.perf_counter() - t0,
+                           "cpu_seconds": time.process_time() - c0, "found": len(res["lesions"])}
         print(f"  scanned {case.name}: {rows[case.name]['found']} lesion(s) in "
               f"{rows[case.name]['seconds']:.1f} s", flush=True)
     timings.write_text(json.dumps(rows))
@@ -113,12 +114,17 @@ def main() -> None:
     subprocess.run([sys.executable, __file__, "--_worker", str(truth_root), str(pred_root),
                     str(timings)], check=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    secs = [r["seconds"] for r in json.loads(timings.read_text()).values()]
+    trows = json.loads(timings.read_text()).values()
+    secs = [r["seconds"] for r in trows]
+    cpu = [r["cpu_seconds"] for r in trows]
+    load = os.getloadavg()[0]
     result = evaluate_dirs(pred_root, truth_root)
     print(render_text(result))
     s = result["summary"]
     sps = sum(secs) / len(secs)
-    print(f"seconds per scan: mean {sps:.1f}, max {max(secs):.1f}; peak RSS {peak_mb:.0f} MB")
+    cps = sum(cpu) / len(cpu)
+    print(f"seconds per scan: mean {sps:.1f}, max {max(secs):.1f} (CPU {cps:.1f} s; "
+          f"load average {load:.1f} on {os.cpu_count()} cores); peak RSS {peak_mb:.0f} MB")
     base = None if args.no_baseline else _nnunet_baseline(tuple(shapes[0]))
     if base:
         print(f"nnU-Net 3d_fullres (random weights, no TTA): {base['seconds_per_patch']} s per "
@@ -129,6 +135,8 @@ def main() -> None:
         "fp_per_scan": s["fp_per_scan"],
         "median_volume_error_ge10mm": s["median_volume_error_ge10mm"],
         "seconds_per_scan": round(sps, 2),
+        "cpu_seconds_per_scan": round(cps, 2),
+        "load_average": round(load, 1),
         "peak_rss_mb": round(peak_mb, 1),
         "scans": s["scans"],
         "lesions": s["lesions"],
