@@ -48,6 +48,7 @@ MIN_EIG_RATIO = 0.3  # lambda_max / lambda_min at the detection scale (1 sphere,
 CSF_LEVEL = 0.55  # x white matter: darker voxels count as CSF
 PLEXUS_CSF_FRACTION = 0.45
 PLEXUS_DEPTH_MM = 12.0
+NOISE_FACTOR = 3.0  # blobness must exceed this x the largest that pure noise reaches
 
 
 @dataclass
@@ -134,6 +135,41 @@ def _blob_candidates(e: np.ndarray, mask: np.ndarray, ws: float, gmin: float) ->
     return out
 
 
+def _fill_rings(
+    e: np.ndarray, mask: np.ndarray, t: float, ws: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fill cavities fully enclosed by enhancement (necrotic cores of ring lesions) with the
+    mean enhancement of their wall, so a ring-enhancing lesion responds as one blob."""
+    import cc3d
+
+    enh = e > t
+    holes, n = cc3d.connected_components((~enh & mask).astype(np.uint8), connectivity=6,
+                                         return_N=True)
+    none = np.zeros(e.shape, dtype=bool)
+    if n < 2:
+        return e, none
+    counts = np.bincount(holes.ravel())
+    counts[0] = 0
+    big = int(np.argmax(counts))
+    max_vox = int((4.0 / 3.0) * np.pi * (20.0 / ws) ** 3)  # cores of lesions up to ~40 mm
+    ok = (counts > 0) & (counts <= max_vox)
+    ok[big] = False
+    if not ok.any():
+        return e, none
+    holes = np.where(ok[holes], holes, 0).astype(np.int32)
+    wall = ndi.grey_dilation(holes, size=3)
+    wall[holes > 0] = 0
+    wall[~enh] = 0
+    idx = np.nonzero(ok)[0]
+    means = np.asarray(ndi.mean(e, labels=wall, index=idx))
+    lut = np.zeros(len(counts), dtype=np.float32)
+    lut[idx] = np.nan_to_num(means)
+    out = e.copy()
+    sel = holes > 0
+    out[sel] = lut[holes[sel]]
+    return out, sel
+
+
 def _noise_thresholds(noise: float, ws: float, gmin: float, seed: int = 0) -> dict[float, float]:
     """Largest blobness that pure noise reaches, per scale, at the scan's noise level."""
     rng = np.random.default_rng(seed)
@@ -197,6 +233,7 @@ class ClassicalDetector:
         noise = pp.noise_sd(iw, mw)
         e = np.where(mw, np.maximum(iw - (1.0 + 0.5 * noise), 0.0), 0.0).astype(np.float32)
         gmin = 0.25 * noise
+        e, holes = _fill_rings(e, mw, max(MIN_CONTRAST, 3.0 * noise), ws)
         cands = _blob_candidates(e, mw, ws, gmin)
         nthr = _noise_thresholds(noise, ws, gmin)
         # mm to the brain surface (on a 2x coarser grid: cheap, +-1 voxel)
@@ -214,7 +251,7 @@ class ClassicalDetector:
             thr = np.array([nthr.get(float(s), 0.0) for s in sig])
             # absolute floor: a sphere of MIN_CONTRAST at its matched scale gives b ~ 0.08 c
             floor = 0.08 * MIN_CONTRAST
-            keep = rows[:, 4] * self.sensitivity > np.maximum(1.25 * thr, floor)
+            keep = rows[:, 4] * self.sensitivity > np.maximum(NOISE_FACTOR * thr, floor)
             rows = rows[keep]
             rows = rows[np.argsort(-rows[:, 4])]
         info["n_candidates"] = int(len(rows))
@@ -237,7 +274,7 @@ class ClassicalDetector:
                 rq = np.asarray([a[1] for a in accepted_pts])
                 if (np.linalg.norm((q - p) * ws, axis=1) < np.maximum(rq, r_est) * 0.8).any():
                     continue
-            region, f = self._segment(iw, mw, depth, p, r_est, ws, noise)
+            region, f = self._segment(iw, mw, depth, p, r_est, ws, noise, holes)
             if region is None:
                 continue
             sl, reg = region
@@ -305,7 +342,7 @@ class ClassicalDetector:
                          info=info)
 
     # ------------------------------------------------------------------ per candidate
-    def _segment(self, iw, mw, depth, p, r_est, ws, noise):
+    def _segment(self, iw, mw, depth, p, r_est, ws, noise, holes):
         rc = (2.4 * r_est + 5.0) / ws
         lo = np.maximum(np.floor(p - rc).astype(int), 0)
         hi = np.minimum(np.ceil(p + rc).astype(int) + 1, iw.shape)
@@ -325,7 +362,7 @@ class ClassicalDetector:
             return None, {}
         thr = max(bg + 0.5 * contrast, 1.0 + 0.5 * noise)
         cap = _ball(sub.shape, c, (1.8 * r_est + 2.0) / ws) & msub
-        reg = (sub > thr) & cap
+        reg = ((sub > thr) | holes[sl]) & cap
         import cc3d
 
         lab = cc3d.connected_components(reg.astype(np.uint8), connectivity=26)
@@ -335,9 +372,11 @@ class ClassicalDetector:
         k = int(np.bincount(seedv).argmax())
         reg = lab == k
         n_rim = int(reg.sum())
-        filled = ndi.binary_fill_holes(ndi.binary_closing(reg, iterations=1) | reg) & cap
-        added = filled & ~reg
-        if filled.sum() > 1.15 * n_rim + 3 and float(sub[added].mean()) < bg + 0.25 * contrast:
+        filled = ndi.binary_fill_holes(ndi.binary_closing(reg, iterations=2) | reg) & cap
+        added = (filled & ~reg) | (reg & holes[sl])
+        if filled.sum() > 1.15 * (n_rim - int(added.sum())) + 3 and added.any() and float(
+            sub[added].mean()
+        ) < bg + 0.25 * contrast:
             reg = filled
             ring = True
         else:
