@@ -106,3 +106,22 @@ def test_clinician_workflow_in_browser(browser, server_factory, phantom_mri):
     page.screenshot(path=str(out / "04-patient-list.png"), full_page=True)
     (out / "viewer-state.txt").write_text(f"{state}\n")
     assert not errors, errors
+    patient_url = srv.url + page.locator("#patient-list a").first.get_attribute("href")
+
+    # without WebGL the page falls back to the overlay PNG
+    from playwright.sync_api import sync_playwright  # noqa: F401  (same driver, new browser)
+
+    nogl = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
+                                       args=[*ARGS, "--disable-webgl", "--disable-3d-apis"])
+    try:
+        p2 = nogl.new_page(viewport={"width": 1400, "height": 1000})
+        p2.goto(srv.url + "/login")
+        p2.fill("#token", token)
+        p2.click("button[type=submit]")
+        p2.goto(patient_url)
+        expect(p2.locator("#overlay-img")).to_be_visible(timeout=20_000)
+        assert p2.locator("#viewer").get_attribute("data-state") == "fallback"
+        expect(p2.locator("#fallback-reason")).to_contain_text("WebGL2")
+        p2.locator("#fallback").screenshot(path=str(out / "05-viewer-fallback-no-webgl.png"))
+    finally:
+        nogl.close()

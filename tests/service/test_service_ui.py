@@ -38,6 +38,10 @@ def test_pages_redirect_to_login_without_token(sqlite_api):
     r = c.post("/login", data={"token": "bm_nope"})
     assert r.status_code == 401 and "Unknown or revoked token" in r.text
     assert c.get("/static/vendor/niivue/niivue.umd.js").status_code == 200
+    for evil in ("//evil.example", "/\\evil.example", "https://evil.example"):
+        r = c.post("/login", data={"token": sqlite_api.tokens["a"], "next": evil},
+                   follow_redirects=False)
+        assert r.headers["location"] == "/patients", evil
 
 
 def test_form_inline_validation_and_create(sqlite_api):

@@ -132,7 +132,8 @@ def validate_form(form: dict[str, str]) -> tuple[dict[str, Any] | None, dict[str
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/patients") -> HTMLResponse:
-    return _render(request, "login.html", next=next if next.startswith("/") else "/patients",
+    return _render(request, "login.html", next=next if next.startswith("/") and not
+                   next.startswith("//") else "/patients",
                    error=None, user=None)
 
 
@@ -143,7 +144,8 @@ def login(request: Request, token: str = Form(...), next: str = Form("/patients"
     if user is None:
         return _render(request, "login.html", 401, next=next, error="Unknown or revoked token.",
                        user=None)
-    target = next if next.startswith("/") and not next.startswith("//") else "/patients"
+    safe = next.startswith("/") and not next.startswith(("//", "/\\")) and "\\" not in next
+    target = next if safe else "/patients"  # no open redirect
     resp = RedirectResponse(target, status_code=303)
     resp.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
                     secure=request.app.state.settings.secure_cookies, max_age=12 * 3600)
