@@ -66,6 +66,8 @@ class JobRunner:
         self.futures: dict[str, Future[None]] = {}
 
     def submit(self, scan_id: str) -> None:
+        for k in [k for k, f in self.futures.items() if f.done() and k != scan_id][:100]:
+            del self.futures[k]  # keep the map small
         fut = self.futures.get(scan_id)
         if fut is None or fut.done():
             self.futures[scan_id] = self.pool.submit(self.run, scan_id)
