@@ -102,14 +102,15 @@ def test_batch_scan_cli_real_pipeline_two_phantoms_one_corrupt(tmp_path, cli):
         (src / f"phantom{seed}.nii.gz").write_bytes((tmp_path / f"ph{seed}" / "t1c.nii.gz")
                                                      .read_bytes())
     (src / "corrupt.nii.gz").write_bytes(b"\x1f\x8b garbage")
-    res = cli("batch", "scan", src, "--out", out, "--workers", "2", "--no-progress")
+    # threads: no worker start-up cost (worker processes are covered by the score test)
+    res = cli("batch", "scan", src, "--out", out, "--workers", "2", "--threads", "--no-progress")
     assert res.exit_code == 1, res.output  # one failure -> non-zero exit, batch completed
     summary = json.loads((out / "batch-summary.json").read_text())
     assert (summary["done"], summary["failed"]) == (2, 1)
     assert summary["failures"][0]["input"].endswith("corrupt.nii.gz")
     for k in ("phantom1", "phantom2"):
         assert (out / k / "lesions.json").is_file() and (out / k / MARKER).is_file()
-    res = cli("batch", "scan", src, "--out", out, "--workers", "1", "--no-progress")
+    res = cli("batch", "scan", src, "--out", out, "--threads", "--no-progress")
     summary = json.loads((out / "batch-summary.json").read_text())
     assert (summary["skipped_already_done"], summary["failed"]) == (2, 1)
 

@@ -14,7 +14,7 @@ SCHEDULER_HELP = ("Dask scheduler address (tcp://host:8786); default $DASK_SCHED
 
 
 def _run(kind: str, jobs: list, ignored: list[str], out: Path, scheduler: str | None,
-         workers: int | None, memory_limit: str, progress: bool) -> None:
+         workers: int | None, memory_limit: str, progress: bool, threads: bool = False) -> None:
     from brainmets.cohort import batch as tasks
     from brainmets.cohort.io import atomic_write_bytes
     from brainmets.distributed import dask_client, is_done, run_batch
@@ -26,7 +26,8 @@ def _run(kind: str, jobs: list, ignored: list[str], out: Path, scheduler: str | 
         summary = run_batch(fn, jobs, None, progress=False, label=f"batch {kind}")
     else:
         try:
-            with dask_client(scheduler, workers, memory_limit=memory_limit) as client:
+            with dask_client(scheduler, workers, memory_limit=memory_limit,
+                             processes=not threads) as client:
                 summary = run_batch(fn, jobs, client, progress=progress, label=f"batch {kind}")
         except OSError as exc:  # scheduler unreachable: leave nothing behind
             if created and not any(out.iterdir()):
@@ -54,6 +55,8 @@ def register(app: typer.Typer) -> None:
                                            help="LocalCluster worker processes (default 2)"),
         memory_limit: str = typer.Option("2GiB", "--memory-limit", help="Per local worker"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        threads: bool = typer.Option(
+            False, "--threads", help="Local workers as threads in this process (small runs)"),
     ) -> None:
         """Run `brainmets scan` on every case of IN_DIR; failures are reported, re-runs resume.
 
@@ -67,7 +70,7 @@ def register(app: typer.Typer) -> None:
         jobs, ignored = scan_jobs(in_dir, out)
         if not jobs:
             fail(f"IN_DIR: no NIfTI files (.nii, .nii.gz) or DICOM folders in {in_dir}")
-        _run("scan", jobs, ignored, out, scheduler, workers, memory_limit, progress)
+        _run("scan", jobs, ignored, out, scheduler, workers, memory_limit, progress, threads)
 
     @batch_app.command("score")
     def batch_score(
@@ -78,6 +81,8 @@ def register(app: typer.Typer) -> None:
                                            help="LocalCluster worker processes (default 2)"),
         memory_limit: str = typer.Option("2GiB", "--memory-limit", help="Per local worker"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),
+        threads: bool = typer.Option(
+            False, "--threads", help="Local workers as threads in this process (small runs)"),
     ) -> None:
         """Score every table with every index (OUT/<table>/scored.parquet); re-runs resume.
 
@@ -93,4 +98,4 @@ def register(app: typer.Typer) -> None:
             fail([f"FILES: unsupported file type: {f.name} (expected "
                   f"{', '.join(TABLE_SUFFIXES)})" for f in wrong])
         _run("score", score_jobs(files, out), [], out, scheduler, workers, memory_limit,
-             progress)
+             progress, threads)
