@@ -60,4 +60,8 @@ def test_demo_seed_with_scan(tmp_path, helpers):
     r = api.client.get(f"/api/patients/{info['patient_id']}/assessment",
                        headers={"Authorization": f"Bearer {again['token']}"})
     assert r.status_code == 200
+    from brainmets.service.demo import write_pdf
+
+    pdf = write_pdf(st, info["patient_id"], tmp_path / "out" / "report.pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
     st.dispose()

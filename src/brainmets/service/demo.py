@@ -92,3 +92,27 @@ def demo_mri(folder: Path, seed_value: int = 20260101) -> Path | None:
         make_case(seed_value, out, voxel_mm=(2.0, 2.0, 2.0), full_head=False,
                   random_orientation=False, n_lesions=3, diameter_range=(6.0, 25.0))
     return out / "t1c.nii.gz"
+
+
+def write_pdf(store: Store, patient_id: str, out: Path, user_name: str = "demo") -> Path:
+    """Render a patient's tumour-board PDF to ``out`` (atomic write), as ``user_name`` sees it
+    (for ``brainmets demo``; no server needed)."""
+    import os
+
+    from brainmets.report.pdf import render_pdf
+    from brainmets.service import core
+    from brainmets.store.models import Patient, User
+
+    with store.session() as s:
+        user = s.query(User).filter(User.name == user_name).one()
+        p = s.get(Patient, patient_id)
+        if p is None:
+            raise ValueError(f"patient_id: no patient {patient_id!r}")
+        ctx = core.report_context(store, s, p, user)
+    pdf = render_pdf(ctx)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(pdf)
+    os.replace(tmp, out)
+    return out
