@@ -27,13 +27,12 @@ def test_dicom_round_trip_matches_nifti(tmp_path, make_head, write_dicom_series)
     np.testing.assert_allclose(vol.data, img, atol=0.5 + 1e-3)  # 0.5 = rescale slope
     assert any("non-image" in w for w in vol.warnings)
 
-    res_d = scan(folder, tmp_path / "out_dcm")
-    nib.save(nib.Nifti1Image(img, aff), str(tmp_path / "x.nii.gz"))
-    res_n = scan(tmp_path / "x.nii.gz", tmp_path / "out_nii")
-    assert res_d["count"] == res_n["count"] == 2
-    for a, b in zip(res_d["lesions"], res_n["lesions"], strict=True):
-        np.testing.assert_allclose(a["centroid_mm"], b["centroid_mm"], atol=0.6)
-        assert a["volume_ml"] == pytest.approx(b["volume_ml"], rel=0.1)
+    res_d = scan(folder, tmp_path / "out_dcm", overlay=False)
+    assert res_d["count"] == 2
+    # world positions survive the DICOM (LPS, shuffled files) round trip
+    for les, (x, y, z, r, _, _) in zip(res_d["lesions"], LESIONS, strict=True):
+        np.testing.assert_allclose(les["centroid_mm"], [x, y, z], atol=1.0)
+        assert les["volume_ml"] == pytest.approx(4 / 3 * np.pi * r**3 / 1000, rel=0.3)
 
     seg_path = tmp_path / "out_dcm" / "seg.dcm"
     seg = hd.seg.segread(str(seg_path))

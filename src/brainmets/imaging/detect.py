@@ -98,6 +98,8 @@ def _blob_candidates(e: np.ndarray, mask: np.ndarray, ws: float, gmin: float) ->
     g_prev, s_prev = e, 0.0  # incremental smoothing: G(s) = G(s_prev) * gaussian(sqrt(...))
     for s_mm in SIGMAS_MM:
         sv = s_mm / ws
+        if sv < 0.45:  # below the grid's resolution
+            continue
         if sv >= 3.0:
             if e_half is None:
                 e_half = ndi.gaussian_filter(e, 1.0, truncate=3.0)[::2, ::2, ::2]
@@ -205,7 +207,7 @@ class ClassicalDetector:
 
         data, aff = volume.data, volume.affine
         sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
-        ws = float(min(max(1.0, sp.min()), 1.5))
+        ws = float(min(max(1.0, sp.min()), 2.0))
         # crop to the brain
         idx = np.argwhere(mask)
         margin = np.ceil(6.0 / sp).astype(int)
@@ -274,7 +276,7 @@ class ClassicalDetector:
                 rq = np.asarray([a[1] for a in accepted_pts])
                 if (np.linalg.norm((q - p) * ws, axis=1) < np.maximum(rq, r_est) * 0.8).any():
                     continue
-            region, f = self._segment(iw, mw, depth, p, r_est, ws, noise, holes)
+            region, f = self._segment(iw, mw, depth, p, r_est, ws, noise, holes, row[5])
             if region is None:
                 continue
             sl, reg = region
@@ -289,7 +291,8 @@ class ClassicalDetector:
             reason = self._reject_reason(f)
             accepted_pts.append((p, r_est))
             if reason:
-                rejected.append({"reason": reason, "centroid_mm": [round(v, 1) for v in cw[:3]],
+                rejected.append({"reason": reason,
+                                 "centroid_mm": [round(float(v), 1) for v in cw[:3]],
                                  "volume_ml": round(f["volume_mm3"] / 1000, 4)})
                 continue
             n_lab += 1
@@ -342,7 +345,7 @@ class ClassicalDetector:
                          info=info)
 
     # ------------------------------------------------------------------ per candidate
-    def _segment(self, iw, mw, depth, p, r_est, ws, noise, holes):
+    def _segment(self, iw, mw, depth, p, r_est, ws, noise, holes, eig_ratio):
         rc = (2.4 * r_est + 5.0) / ws
         lo = np.maximum(np.floor(p - rc).astype(int), 0)
         hi = np.minimum(np.ceil(p + rc).astype(int) + 1, iw.shape)
@@ -372,6 +375,14 @@ class ClassicalDetector:
         k = int(np.bincount(seedv).argmax())
         reg = lab == k
         n_rim = int(reg.sum())
+        dsub = depth[sl]
+        # cheap shape check first: most candidates are vessels / dura and stop here
+        pre = self._shape(reg, ws, lo, dsub)
+        pre.update(contrast=contrast, eig_ratio=float(eig_ratio), csf_fraction=0.0)
+        if self._reject_reason(pre):
+            pre.update(peak=peak, background=bg, cnr=contrast / max(noise, 1e-6),
+                       ring_filled=False)
+            return (sl, reg), pre
         filled = ndi.binary_fill_holes(ndi.binary_closing(reg, iterations=2) | reg) & cap
         added = (filled & ~reg) | (reg & holes[sl])
         if filled.sum() > 1.15 * (n_rim - int(added.sum())) + 3 and added.any() and float(
@@ -382,7 +393,16 @@ class ClassicalDetector:
         else:
             reg = ndi.binary_fill_holes(reg)
             ring = False
-        vox = ws**3
+        dil = ndi.binary_dilation(reg, iterations=max(1, int(round(2.0 / ws)))) & ~reg
+        ring_vals = sub[dil & msub]
+        csf_frac = float((ring_vals < CSF_LEVEL).mean()) if ring_vals.size else 0.0
+        f = self._shape(reg, ws, lo, dsub)
+        f.update(peak=peak, background=bg, contrast=contrast, cnr=contrast / max(noise, 1e-6),
+                 csf_fraction=csf_frac, ring_filled=ring)
+        return (sl, reg), f
+
+    @staticmethod
+    def _shape(reg: np.ndarray, ws: float, lo: np.ndarray, dsub: np.ndarray) -> dict:
         pts = np.argwhere(reg).astype(np.float64)
         cen = pts.mean(axis=0)
         if len(pts) >= 4:
@@ -391,26 +411,15 @@ class ClassicalDetector:
             elong = float(np.sqrt(ev[2] / ev[0]))
         else:
             elong = 1.0
-        dsub = depth[sl]
-        dil = ndi.binary_dilation(reg, iterations=max(1, int(round(2.0 / ws)))) & ~reg
-        ring_vals = sub[dil & msub]
-        csf_frac = float((ring_vals < CSF_LEVEL).mean()) if ring_vals.size else 0.0
-        cidx = tuple(np.clip(np.round(cen).astype(int), 0, np.array(sub.shape) - 1))
-        f = {
+        cidx = tuple(np.clip(np.round(cen).astype(int), 0, np.array(reg.shape) - 1))
+        return {
             "centroid_w": (cen + lo).tolist(),
-            "volume_mm3": float(reg.sum() * vox),
-            "n_vox": int(reg.sum()),
-            "peak": peak,
-            "background": bg,
-            "contrast": contrast,
-            "cnr": contrast / max(noise, 1e-6),
+            "volume_mm3": float(len(pts) * ws**3),
+            "n_vox": int(len(pts)),
             "elongation": elong,
             "depth_mm": float(dsub[cidx]),
             "surface_fraction": float((dsub[reg] < 1.5 * ws).mean()),
-            "csf_fraction": csf_frac,
-            "ring_filled": ring,
         }
-        return (sl, reg), f
 
     def _reject_reason(self, f: dict) -> str | None:
         if f["contrast"] < MIN_CONTRAST / self.sensitivity:
