@@ -120,3 +120,18 @@ def test_report_html_has_every_section_and_no_external_fetch(sqlite_api):
                  "Response time line", "References", "Not a medical device", "knowledge base"):
         assert part in html, part
     assert re.search(r'(src|href)="(https?:)?//', html) is None  # nothing fetched from outside
+
+
+def test_ui_routes_odd_input_never_5xx(sqlite_api):
+    c = _login(sqlite_api)
+    long = "x" * 500
+    for url in (f"/patients/{long}", "/patients/%00", f"/patients/{long}/edit",
+                f"/patients/abc/jobs/{long}", "/patients/abc/jobs/x"):
+        assert c.get(url).status_code in (403, 404, 422), url
+    odd = {"age": "1e400", "kps": "NaN", "primary.pdl1_tps": "inf", "ecog": "-0",
+           "primary.controlled": "maybe", "brain_metastases.count": "9" * 50}
+    r = c.post("/patients/validate", data=odd, headers=ORIGIN)
+    assert r.status_code == 200 and "<li" in r.text
+    assert c.post("/patients/new", data=odd, headers=ORIGIN).status_code == 422
+    r = c.post(f"/patients/{long}/scans", files={"file": ("a.nii", b"x")}, headers=ORIGIN)
+    assert r.status_code in (403, 404)
