@@ -39,7 +39,7 @@ truth.nii.gz, null when vanished), ``status`` ("baseline" at tp0; later "new" | 
 ``rano_input`` is the same timeline in the CONTRACT §4 shape (``id``, ``longest_diameter_mm``,
 ``perpendicular_mm``, ``new``) so the response engine can be fed directly.
 Each follow-up is a new acquisition: new noise, bias field, orientation and a small rigid head
-shift (<= 8 mm) and rotation (<= 6 deg); the patient's anatomy and vessels stay the same.
+shift (<= 8 mm per axis) and rotation (<= 6 deg); the patient's anatomy and vessels stay the same.
 """
 
 from __future__ import annotations
