@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -64,13 +65,15 @@ class JobRunner:
         self.scan_fn = scan_fn or default_scan_fn
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="scan")
         self.futures: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
 
     def submit(self, scan_id: str) -> None:
-        for k in [k for k, f in self.futures.items() if f.done() and k != scan_id][:100]:
-            del self.futures[k]  # keep the map small
-        fut = self.futures.get(scan_id)
-        if fut is None or fut.done():
-            self.futures[scan_id] = self.pool.submit(self.run, scan_id)
+        with self._lock:  # submits come from several request threads
+            for k in [k for k, f in self.futures.items() if f.done() and k != scan_id][:100]:
+                del self.futures[k]  # keep the map small
+            fut = self.futures.get(scan_id)
+            if fut is None or fut.done():
+                self.futures[scan_id] = self.pool.submit(self.run, scan_id)
 
     def resume(self) -> int:
         """Re-queue jobs left queued or running by a previous server process."""
@@ -81,7 +84,8 @@ class JobRunner:
         return len(ids)
 
     def wait(self, scan_id: str, timeout: float | None = None) -> None:
-        fut = self.futures.get(scan_id)
+        with self._lock:
+            fut = self.futures.get(scan_id)
         if fut is not None:
             fut.result(timeout)
 
