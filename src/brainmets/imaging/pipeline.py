@@ -84,6 +84,7 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
         ),
         "lesions": lesions,
         "rejected_candidates": reasons,
+        "low_confidence_candidates": [r for r in d.rejected if r["reason"] == "low_confidence"],
         "measurement_notes": [
             "longest_axial_diameter_mm / perpendicular_diameter_mm: RANO-BM style, in the axial "
             "voxel slice closest to the world axial plane (convex hull of voxel centres + one "
