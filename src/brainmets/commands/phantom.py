@@ -18,8 +18,8 @@ def _parse_voxel(text: str) -> tuple[float, float, float]:
         vals = tuple(float(p) for p in parts)
     except ValueError:
         fail(f"--voxel: expected numbers like 1,1,3, got {text!r}")
-    if len(vals) != 3 or not all(0.5 <= v <= 6.0 for v in vals):
-        fail(f"--voxel: need three sizes between 0.5 and 6 mm, got {text!r}")
+    if len(vals) != 3 or not all(0.8 <= v <= 6.0 for v in vals):
+        fail(f"--voxel: need three sizes between 0.8 and 6 mm, got {text!r}")
     return vals  # type: ignore[return-value]
 
 

@@ -358,8 +358,8 @@ def _write_case(out_dir: Path, data, labels, aff, truth: dict) -> None:
 
 def _check(voxel_mm: Sequence[float]) -> tuple[float, float, float]:
     v = tuple(float(x) for x in voxel_mm)
-    if len(v) != 3 or not all(0.5 <= x <= 6.0 for x in v):
-        raise ValueError("voxel_mm: need three sizes between 0.5 and 6 mm")
+    if len(v) != 3 or not all(0.8 <= x <= 6.0 for x in v):
+        raise ValueError("voxel_mm: need three sizes between 0.8 and 6 mm (memory)")
     return v  # type: ignore[return-value]
 
 
