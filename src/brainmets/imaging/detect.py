@@ -166,7 +166,8 @@ def _fill_rings(
     wall[holes > 0] = 0
     wall[~enh] = 0
     idx = np.nonzero(ok)[0]
-    means = np.asarray(ndi.mean(e, labels=wall, index=idx))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.asarray(ndi.mean(e, labels=wall, index=idx))
     lut = np.zeros(len(counts), dtype=np.float32)
     lut[idx] = np.nan_to_num(means)
     out = e.copy()

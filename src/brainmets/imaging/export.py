@@ -37,9 +37,9 @@ def write_overlay(
     import matplotlib.pyplot as plt
 
     sp = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
-    fg = image[labels == 0] if (labels == 0).any() else image.ravel()
-    sub = fg[:: max(1, fg.size // 200000)]
-    vmin, vmax = np.percentile(sub, [1, 99.7])
+    sub = image[:: 2, :: 2, :: 2].ravel()
+    sub = sub[sub > np.percentile(sub, 50)]  # tissue, not air
+    vmin, vmax = np.percentile(sub, [0.5, 99.9]) if sub.size else (image.min(), image.max())
     inv = np.linalg.inv(affine)
     shown = lesions[:max_panels]
     n = max(1, len(shown))
@@ -48,13 +48,16 @@ def write_overlay(
     fig, axes = plt.subplots(rows, cols, figsize=(4.0 * cols, 4.4 * rows + 0.6), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    extent_x = (image.shape[0] * sp[0], 0)  # radiological: patient right on the image left
+    # world-aligned extents; the radiological flip (patient right on the image left) is done by
+    # the inverted x limits below, so image and outlines share one coordinate system
+    extent_x = (0, image.shape[0] * sp[0])
     extent_y = (0, image.shape[1] * sp[1])
     if not shown:
         k = image.shape[2] // 2
         ax = axes[0, 0]
         ax.imshow(image[:, :, k].T, cmap="gray", vmin=vmin, vmax=vmax, origin="lower",
                   extent=(*extent_x, *extent_y))
+        ax.set_xlim(extent_x[1], extent_x[0])
         ax.set_title("no lesion detected", fontsize=11)
     for ax, les in zip(axes.ravel(), shown, strict=False):
         ijk = inv[:3, :3] @ np.array(les["centroid_mm"]) + inv[:3, 3]
