@@ -46,7 +46,7 @@ SHEET_ELONGATION = 1.5  # with a Hessian eigenvalue ratio below SHEET_EIG_RATIO:
 SHEET_EIG_RATIO = 0.6
 MIN_EIG_RATIO = 0.3  # lambda_max / lambda_min at the detection scale (1 sphere, 0 tube)
 CSF_LEVEL = 0.55  # x white matter: darker voxels count as CSF
-PLEXUS_CSF_FRACTION = 0.45
+PLEXUS_CSF_FRACTION = 0.3
 PLEXUS_DEPTH_MM = 12.0
 NOISE_FACTOR = 3.0  # blobness must exceed this x the largest that pure noise reaches
 # operating point: candidates below this confidence are listed for review, not reported as
