@@ -52,6 +52,7 @@ NOISE_FACTOR = 3.0  # blobness must exceed this x the largest that pure noise re
 # operating point: candidates below this confidence are listed for review, not reported as
 # lesions (chosen on development phantoms, seeds 1-2: ~1 FP/scan there)
 MIN_CONFIDENCE = 0.6
+MAX_CANDIDATES = 400  # strongest blob maxima examined per scan (time guard)
 
 
 @dataclass
@@ -270,7 +271,7 @@ class ClassicalDetector:
         xmid = float(np.median((np.argwhere(mw[::2, ::2, ::2]) * 2 @ aff_w[:3, :3].T)[:, 0]
                                + aff_w[0, 3]))
         n_lab = 0
-        for row in rows[:400]:
+        for row in rows[:MAX_CANDIDATES]:
             p = row[:3]
             s_mm = row[3]
             r_est = s_mm * np.sqrt(3.0)
