@@ -128,7 +128,7 @@ def patient_features(
 # ---------------------------------------------------------------- vectorised (polars)
 
 
-def frame_features(df: pl.DataFrame) -> dict[str, pl.Expr]:
+def frame_features(df: pl.DataFrame | None = None) -> dict[str, pl.Expr]:
     """Polars expressions for every feature over typed flattened columns (see columns.py)."""
     import polars as pl
 

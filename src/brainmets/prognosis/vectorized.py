@@ -167,34 +167,32 @@ def _code_expr(table: IndexTable, valid: pl.Expr) -> pl.Expr:
     return _chain(pairs, pl.Int32).alias(f"__c_{table.id}")
 
 
-def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Score a polars frame; returns (input + index columns, errors table row/field/reason).
+_HIST_RULE = (  # the model rule: histology applies to NSCLC only (on the typed values)
+    pl.col("primary_histology").is_not_null()
+    & pl.col("primary_site").is_not_null()
+    & (pl.col("primary_site") != "nsclc")
+)
 
-    ``row`` in the errors table is 1-based over the data rows, plus ``row_offset``.
-    """
-    typed = typed_columns(dict(df.schema))
-    # the model rule: histology applies to NSCLC only (checked on the typed values)
-    hist_rule = (
-        pl.col("primary_histology").is_not_null()
-        & pl.col("primary_site").is_not_null()
-        & (pl.col("primary_site") != "nsclc")
-    )
-    hist_msg = pl.format("applies to site nsclc only, got site '{}'", pl.col("primary_site"))
+
+@functools.cache
+def _plan(schema_key: tuple) -> tuple[dict, list[str], list[list[pl.Expr]], list[pl.Expr]]:
+    """Expressions for one input schema, built once: (typed, bad columns, stages, outputs)."""
+    typed = typed_columns(dict(schema_key))
     bad_cols = [c for c, (_t, errs) in typed.items() if errs]
-    work = df.select(
-        [t for t, _e in typed.values()]
-        + [reduce(lambda a, b: a | b, [c for c, _m in typed[col][1]]).alias(f"__bad_{col}")
-           for col in bad_cols]
-    )
-    work = work.with_columns(hist_rule.alias("__bad_histology_rule"))
     flags = [f"__bad_{c}" for c in bad_cols] + ["__bad_histology_rule"]
-    work = work.with_columns(pl.any_horizontal(flags).alias("__invalid"))
-    work = work.with_columns([e.alias(_F + k) for k, e in frame_features(work).items()])
     tables = list(index_tables().values())
     valid = ~pl.col("__invalid")
-    work = work.with_columns(_factor_stage(tables))
-    work = work.with_columns([_code_expr(t, valid) for t in tables])
-    exprs: list[pl.Expr] = []
+    stages = [
+        [t for t, _e in typed.values()]
+        + [reduce(lambda a, b: a | b, [c for c, _m in typed[col][1]]).alias(f"__bad_{col}")
+           for col in bad_cols],
+        [_HIST_RULE.alias("__bad_histology_rule")],
+        [pl.any_horizontal(flags).alias("__invalid")],
+        [e.alias(_F + k) for k, e in frame_features(None).items()],
+        _factor_stage(tables),
+        [_code_expr(t, valid) for t in tables],
+    ]
+    outputs: list[pl.Expr] = []
     for t in tables:
         code = pl.col(f"__c_{t.id}")
         label_lut, median_lut = _lookup_series(t.id)
@@ -202,24 +200,41 @@ def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl
             score = pl.lit(None, dtype=pl.Float64)
         else:
             score = (code % _STRIDE).cast(pl.Float64) / 2
-        exprs += [  # gathers from small look-up arrays: no hashing, no per-row Python
+        outputs += [  # gathers from small look-up arrays: no hashing, no per-row Python
             score.alias(f"{t.id}_score"),
             pl.lit(label_lut).gather(code).alias(f"{t.id}_group"),
             pl.lit(median_lut).gather(code).alias(f"{t.id}_median_os"),
         ]
-    scores = work.select(exprs)
-    n_bad = int(work.get_column("__invalid").sum())
+    outputs.append(pl.col("__invalid"))
+    return typed, bad_cols, stages, outputs
+
+
+def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Score a polars frame; returns (input + index columns, errors table row/field/reason).
+
+    ``row`` in the errors table is 1-based over the data rows, plus ``row_offset``.
+    """
+    typed, bad_cols, stages, outputs = _plan(tuple(df.schema.items()))
+    lf = df.lazy().select(stages[0])
+    for stage in stages[1:]:
+        lf = lf.with_columns(stage)
+    res = lf.select(outputs).collect()
+    invalid = res.get_column("__invalid")
+    scores = res.drop("__invalid")
+    hist_msg = pl.format("applies to site nsclc only, got site '{}'", pl.col("primary_site"))
+    n_bad = int(invalid.sum())
     if n_bad:
         # messages only for the bad rows (string formatting is the expensive part)
-        mask = work["__invalid"]
+        mask = invalid
         bad_in = df.with_row_index("__row", offset=row_offset + 1).filter(mask)
         msgs = [
             pl.coalesce([pl.when(c).then(m) for c, m in typed[col][1]]).alias(col)
             for col in bad_cols
         ]
         errs_wide = bad_in.select([pl.col("__row").alias("row"), *msgs])
-        rule_msgs = work.filter(mask).select(  # the cross-field rule reads typed values
-            pl.when(hist_rule).then(hist_msg).alias("primary_histology__rule")
+        rule_msgs = (  # the cross-field rule reads typed values
+            bad_in.select(typed["primary_site"][0], typed["primary_histology"][0])
+            .select(pl.when(_HIST_RULE).then(hist_msg).alias("primary_histology__rule"))
         )
         errs_wide = pl.concat([errs_wide, rule_msgs], how="horizontal")
         errors = (
