@@ -20,6 +20,9 @@ def assess(patient: Patient | dict[str, Any]) -> Assessment:
     options, not_recommended, treatment_warnings = recommend(patient, estimates)
     warnings = [f"unknown field ignored: {f}" for f in patient.unknown_fields()]
     warnings.extend(treatment_warnings)
+    from brainmets.diagnosis.discordance import discordance_notes
+
+    warnings.extend(discordance_notes(patient))  # molecular discordance (why markers differ)
     return Assessment(
         patient_id=patient.id,
         prognosis=estimates,

@@ -12,11 +12,14 @@ from brainmets.treatment.kb import settings
 def markers(patient: Patient) -> Primary:
     """The tumour-marker set every treatment rule reads (egfr, alk, ros1, braf, her2, pdl1_tps ...).
 
-    Single entry point on purpose: today it returns ``patient.primary``; the diagnosis work may
-    make it prefer markers measured on the brain metastasis itself. Rules never read markers
-    from anywhere else.
+    Single entry point on purpose: the primary's markers, with the brain-metastasis (or CSF
+    ctDNA) value used where it adds an option (e.g. HER2 gained in the brain metastasis); see
+    :func:`brainmets.diagnosis.discordance.effective_markers`. Rules never read markers from
+    anywhere else.
     """
-    return patient.primary
+    from brainmets.diagnosis.discordance import effective_markers
+
+    return effective_markers(patient)[0]
 
 
 def _pos(value: str | None) -> bool | None:
