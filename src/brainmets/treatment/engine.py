@@ -147,6 +147,9 @@ def _fire(rule: Rule, ctx: Ctx, out: Outcome) -> None:
     mdt = rule.mdt(ctx) if callable(rule.mdt) else rule.mdt
     defers = rule.defers(ctx) if callable(rule.defers) else rule.defers
     notes = rule.notes(ctx) if callable(rule.notes) else list(rule.notes)
+    if defers and ctx.count == 0:
+        # nothing to defer: no brain metastasis is recorded (brain_metastases.count = 0)
+        defers = False
     dose = rule.dose(ctx) if rule.dose else None
     opt = out.options.get(rule.option)
     if opt is None:
