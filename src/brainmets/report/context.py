@@ -31,7 +31,7 @@ def citations(a: dict[str, Any]) -> list[dict[str, str]]:
     from brainmets.knowledge import reference
 
     ids: list[str] = []
-    for o in a.get("options", []):
+    for o in a.get("options", []) + a.get("not_recommended", []):
         ids.extend(src["id"] for src in o.get("sources", []))
     for est in a.get("prognosis", []):
         ids.extend(est.get("reference_ids", []))

@@ -9,21 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from brainmets.report.context import citations, option_groups, versions
 from brainmets.service import deid
 from brainmets.store import repo
 from brainmets.store.models import AssessmentRow, Patient, Scan, User
-
-
-def versions() -> dict[str, str]:
-    from brainmets import __version__
-
-    try:
-        from brainmets.knowledge import knowledge_version
-
-        kb = knowledge_version()
-    except Exception:  # knowledge base missing or broken: say so rather than fail the page
-        kb = "unavailable"
-    return {"brainmets": __version__, "knowledge_base": kb}
 
 
 def scan_view(scan: Scan, first_date: dt.date | None, deidentified: bool) -> dict[str, Any]:
@@ -175,8 +164,8 @@ _RANO_CACHE: dict[tuple, tuple[dict[str, Any] | None, str | None]] = {}
 
 
 def _rano(done: list[Scan], store: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """RANO-BM via the response engine: lesions matched across scans by registration
-    (response.tracking) when the scan folders are available, else by detection order."""
+    """RANO-BM via the response engine, lesions matched across scans by registration
+    (response.tracking); when that is impossible no category is given, and the note says why."""
     try:
         from brainmets.response.rano import evaluate
     except ImportError:
@@ -200,22 +189,16 @@ def _rano(done: list[Scan], store: Any) -> tuple[dict[str, Any] | None, str | No
         except Exception as exc:  # engine or files unavailable: fall back, and say so
             note = f"lesion matching by registration failed ({type(exc).__name__}); "
     if record is None:
-        note = (note or "") + ("lesions matched across scans by detection order only; review "
-                               "the matching before relying on the category")
-        record = {"on_immunotherapy": False, "timepoints": [{
-            "date": sc.timepoint.date.isoformat(),
-            "steroid_mg_day": sc.timepoint.steroid_mg_day,
-            "clinical_status": sc.timepoint.clinical_status or "stable",
-            "lesions": [{"id": f"L{x.get('id')}",
-                         "longest_diameter_mm": x.get("longest_axial_diameter_mm")
-                         or x.get("max_diameter_mm"),
-                         "perpendicular_mm": x.get("perpendicular_diameter_mm"),
-                         "new": False} for x in (sc.result or {}).get("lesions", [])],
-        } for sc in done]}
+        # matching lesions by detection order could invent growth or new lesions: no category
+        out: tuple[dict[str, Any] | None, str | None] = (
+            None, (note or "") + "RANO-BM not evaluated: lesions could not be matched across "
+            "scans; measure them by hand and use `brainmets response FILE`")
+        _RANO_CACHE[key] = out
+        return out
     try:
         res = evaluate(record)
     except Exception as exc:  # engine rejects the series: show why, never a 500
-        out: tuple[dict[str, Any] | None, str | None] = (None, f"RANO-BM not evaluated: {exc}")
+        out = (None, f"RANO-BM not evaluated: {exc}")
     else:
         if hasattr(res, "model_dump"):
             res = res.model_dump(mode="json")
@@ -223,29 +206,6 @@ def _rano(done: list[Scan], store: Any) -> tuple[dict[str, Any] | None, str | No
     if len(_RANO_CACHE) > 256:
         _RANO_CACHE.clear()
     _RANO_CACHE[key] = out
-    return out
-
-
-def citations(a: dict[str, Any]) -> list[dict[str, str]]:
-    """Formatted citations for every source id the assessment uses."""
-    ids: list[str] = []
-    for o in a.get("options", []) + a.get("not_recommended", []):
-        ids.extend(src["id"] for src in o.get("sources", []))
-    for est in a.get("prognosis", []):
-        ids.extend(est.get("reference_ids", []))
-    seen: list[str] = []
-    for i in ids:
-        if i not in seen:
-            seen.append(i)
-    out = []
-    for i in seen:
-        try:
-            from brainmets.knowledge import reference
-
-            text = reference(i).citation
-        except Exception:
-            text = "(reference text not in the knowledge base)"
-        out.append({"id": i, "citation": text})
     return out
 
 
@@ -264,16 +224,13 @@ def report_context(store: Any, s: Session, p: Patient, user: User) -> dict[str, 
         png = scan_dir(store, scan.id) / "out" / "overlay.png"
         if png.exists():
             overlay_b64 = base64.b64encode(png.read_bytes()).decode("ascii")
-    groups: dict[str, list[dict[str, Any]]] = {"local": [], "systemic": [], "supportive": []}
-    for o in a.get("options", []):
-        groups.setdefault(o.get("kind", "supportive"), []).append(o)
     return {
         "patient": view,
         "record": view["record"],
         "title": ("Patient " + p.id[:8]) if de else (p.display_name or view["record"].get("id")
                                                      or "Patient " + p.id[:8]),
         "assessment": a,
-        "option_groups": groups,
+        "option_groups": option_groups(a),
         "lesions": lesions,
         "scan": scan_view(scan, None, de) if scan else None,
         "overlay_b64": overlay_b64,
