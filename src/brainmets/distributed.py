@@ -75,14 +75,18 @@ def dask_client(
     network: dict[str, Any] = {"scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
     if processes:
         network["host"] = "127.0.0.1"
+    # a thread worker lives in this process: a memory limit would measure the whole host
+    # process (e.g. a test runner holding other data) and pause the worker for good
     cluster = LocalCluster(
         n_workers=n, threads_per_worker=threads_per_worker, processes=processes,
-        memory_limit=memory_limit, dashboard_address=None, silence_logs=logging.ERROR, **network,
+        memory_limit=memory_limit if processes else 0, dashboard_address=None,
+        silence_logs=logging.ERROR, **network,
     )
     client = Client(cluster)
     client.brainmets_description = (
         f"LocalCluster: {n} worker {'processes' if processes else 'threads'}, "
-        f"{threads_per_worker} thread(s) each, memory limit {memory_limit}")
+        f"{threads_per_worker} thread(s) each, "
+        f"memory limit {memory_limit if processes else 'none (threads)'}")
     try:
         yield client
     finally:
