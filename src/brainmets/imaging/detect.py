@@ -52,6 +52,11 @@ NOISE_FACTOR = 3.0  # blobness must exceed this x the largest that pure noise re
 # operating point: candidates below this confidence are listed for review, not reported as
 # lesions (chosen on development phantoms, seeds 1-2: ~1 FP/scan there)
 MIN_CONFIDENCE = 0.6
+# A region of >= SOLIDITY_MIN_ML whose voxel volume is below MIN_SOLIDITY x the convex hull of
+# its voxel centres follows normal tissue (e.g. white matter brightened by a residual bias
+# field on coarse scans), not a metastasis: metastases are compact, ring lesions are filled.
+SOLIDITY_MIN_ML = 1.0
+MIN_SOLIDITY = 0.6
 MAX_CANDIDATES = 400  # strongest blob maxima examined per scan (time guard)
 
 
@@ -190,6 +195,21 @@ def _noise_thresholds(noise: float, ws: float, gmin: float, seed: int = 0) -> di
             s = float(rows[0, 3])
             thr[s] = float(np.max(rows[:, 4]))
     return thr
+
+
+def _solidity(reg: np.ndarray, ws: float) -> float | None:
+    """Voxel volume / convex-hull volume of the voxel centres (None below SOLIDITY_MIN_ML)."""
+    n = int(reg.sum())
+    if n * ws**3 < SOLIDITY_MIN_ML * 1000.0:
+        return None
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.argwhere(reg).astype(np.float64) * ws
+    try:
+        hull = ConvexHull(pts)
+    except QhullError:
+        return None
+    return float(n * ws**3 / max(hull.volume, 1e-9))
 
 
 def _ball(shape: tuple[int, ...], centre: np.ndarray, r_vox: float) -> np.ndarray:
@@ -412,7 +432,7 @@ class ClassicalDetector:
         csf_frac = float((ring_vals < CSF_LEVEL).mean()) if ring_vals.size else 0.0
         f = self._shape(reg, ws, lo, dsub)
         f.update(peak=peak, background=bg, contrast=contrast, cnr=contrast / max(noise, 1e-6),
-                 csf_fraction=csf_frac, ring_filled=ring)
+                 csf_fraction=csf_frac, ring_filled=ring, solidity=_solidity(reg, ws))
         return (sl, reg), f
 
     @staticmethod
@@ -449,6 +469,8 @@ class ClassicalDetector:
             return "vessel"
         if f["csf_fraction"] > PLEXUS_CSF_FRACTION and f["depth_mm"] > PLEXUS_DEPTH_MM:
             return "choroid_plexus"
+        if f.get("solidity") is not None and f["solidity"] < MIN_SOLIDITY:
+            return "irregular"
         return None
 
     def _confidence(self, f: dict) -> float:
