@@ -51,7 +51,9 @@ class KMResult:
                           "multivariate log-rank (lifelines)"}
 
 
-def _finite(x: float) -> float | None:
+def _finite(x: Any) -> float | None:
+    if x is None:
+        return None
     x = float(x)
     return x if math.isfinite(x) else None
 

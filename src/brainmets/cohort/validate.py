@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from brainmets.cohort.io import DAYS_PER_MONTH
+from brainmets.cohort.km import _label
 from brainmets.model import InputError
 
 # patient fields (flattened column names) that most indices read; absent ones are reported
@@ -137,19 +138,6 @@ def score_with_engine(
         specs.append(IndexSpec(id=idx, group_col=col, median_col=median, score_col=score,
                                reason_cols=reasons))
     return out, specs, None
-
-
-def _finite(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _label(v: Any) -> str:
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def _cindex(df: pl.DataFrame, predictor: str, sign: float) -> dict[str, Any]:
