@@ -50,12 +50,9 @@ class _Record(BaseModel):
         return out
 
 
-class Primary(_Record):
-    site: PrimarySite | None = None
-    histology: NsclcHistology | None = Field(
-        default=None, description="NSCLC histology: adenocarcinoma | squamous | other"
-    )
-    controlled: bool | None = Field(default=None, description="primary tumour controlled")
+class Markers(_Record):
+    """Tumour markers; on the primary (:class:`Primary`) or on the brain metastasis."""
+
     egfr: Status | None = None
     alk: Status | None = None
     ros1: Status | None = None
@@ -64,6 +61,14 @@ class Primary(_Record):
     pr: Status | None = None
     her2: Status | None = None
     pdl1_tps: float | None = Field(default=None, ge=0, le=100, description="PD-L1 TPS, percent")
+
+
+class Primary(Markers):
+    site: PrimarySite | None = None
+    histology: NsclcHistology | None = Field(
+        default=None, description="NSCLC histology: adenocarcinoma | squamous | other"
+    )
+    controlled: bool | None = Field(default=None, description="primary tumour controlled")
 
 
 class Lesion(_Record):
@@ -200,18 +205,10 @@ class AdvancedImaging(_Record):
     )
 
 
-class BrainMetastasisMarkers(_Record):
+class BrainMetastasisMarkers(Markers):
     """Markers measured on the brain metastasis itself (or CSF ctDNA), beside the primary's."""
 
     source: Literal["resection", "biopsy", "csf_ctdna"] | None = None
-    egfr: Status | None = None
-    alk: Status | None = None
-    ros1: Status | None = None
-    braf: Status | None = Field(default=None, description="positive means BRAF V600 mutant")
-    er: Status | None = None
-    pr: Status | None = None
-    her2: Status | None = None
-    pdl1_tps: float | None = Field(default=None, ge=0, le=100, description="PD-L1 TPS, percent")
 
 
 class Patient(_Record):
