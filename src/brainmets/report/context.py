@@ -31,16 +31,19 @@ def citations(a: dict[str, Any]) -> list[dict[str, str]]:
     from brainmets.knowledge import reference
 
     ids: list[str] = []
+    card_text: dict[str, str] = {}
     for o in a.get("options", []) + a.get("not_recommended", []):
         ids.extend(src["id"] for src in o.get("sources", []))
+        card_text.update((o.get("card") or {}).get("citations") or {})
     for est in a.get("prognosis", []):
         ids.extend(est.get("reference_ids", []))
+    ids.extend(card_text)
     out = []
     for i in dict.fromkeys(ids):
         try:
             text = reference(i).citation
         except KeyError:
-            text = "(reference text not in the knowledge base)"
+            text = card_text.get(i, "(reference text not in the knowledge base)")
         out.append({"id": i, "citation": text})
     return out
 
