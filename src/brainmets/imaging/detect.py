@@ -57,6 +57,10 @@ MIN_CONFIDENCE = 0.6
 # field on coarse scans), not a metastasis: metastases are compact, ring lesions are filled.
 SOLIDITY_MIN_ML = 1.0
 MIN_SOLIDITY = 0.6
+# The median of a lesion (its enhancing part) must exceed the LOCAL_WM_PCT percentile of the
+# tissue shell around it (local white matter) by MIN_OVER_LOCAL_WM x the global WM level.
+LOCAL_WM_PCT = 90.0
+MIN_OVER_LOCAL_WM = 0.05
 MAX_CANDIDATES = 400  # strongest blob maxima examined per scan (time guard)
 
 
@@ -431,8 +435,14 @@ class ClassicalDetector:
         ring_vals = sub[dil & msub]
         csf_frac = float((ring_vals < CSF_LEVEL).mean()) if ring_vals.size else 0.0
         f = self._shape(reg, ws, lo, dsub)
+        # enhancement over the brightest normal tissue around (local white matter): a region
+        # of tissue brightened by a residual bias field has none
+        wall = reg & ~holes[sl]
+        over_wm = (float(np.median(sub[wall]) - np.percentile(sub[shell], LOCAL_WM_PCT))
+                   if wall.any() else 0.0)
         f.update(peak=peak, background=bg, contrast=contrast, cnr=contrast / max(noise, 1e-6),
-                 csf_fraction=csf_frac, ring_filled=ring, solidity=_solidity(reg, ws))
+                 csf_fraction=csf_frac, ring_filled=ring, solidity=_solidity(reg, ws),
+                 over_local_wm=over_wm)
         return (sl, reg), f
 
     @staticmethod
@@ -471,6 +481,8 @@ class ClassicalDetector:
             return "choroid_plexus"
         if f.get("solidity") is not None and f["solidity"] < MIN_SOLIDITY:
             return "irregular"
+        if f.get("over_local_wm") is not None and f["over_local_wm"] < MIN_OVER_LOCAL_WM:
+            return "not_enhancing"
         return None
 
     def _confidence(self, f: dict) -> float:
