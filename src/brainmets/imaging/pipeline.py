@@ -42,8 +42,11 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
     t0 = time.perf_counter()
     det = detector or ClassicalDetector()
     can = pp.canonical(vol)
-    mask, minfo = pp.brain_mask(can.data, can.spacing)
     warnings = list(vol.warnings)
+    can.data, shift_note = pp.to_nonnegative(can.data)
+    if shift_note:
+        warnings.append(shift_note)
+    mask, minfo = pp.brain_mask(can.data, can.spacing)
     if mask.sum() < 100:
         raise ImagingInputError(f"{vol.source}: no brain tissue found in the image")
     brain_ml = minfo["brain_ml"]

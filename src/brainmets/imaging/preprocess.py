@@ -58,6 +58,30 @@ def canonical(vol: Volume) -> Canonical:
     return c
 
 
+FILL_FRACTION = 0.15  # one exact value on >= this share of voxels = the background fill
+
+
+def to_nonnegative(data: np.ndarray) -> tuple[np.ndarray, str | None]:
+    """Shift images with negative values (z-scored or offset research scans) so the tissue is
+    positive and the background fill, if any, is 0; positive images are returned unchanged."""
+    sub = data[::4, ::4, ::4]
+    if float(sub.min()) >= 0.0 and float(data.min()) >= 0.0:
+        return data, None
+    vals, counts = np.unique(sub, return_counts=True)
+    k = int(np.argmax(counts))
+    fill = counts[k] >= FILL_FRACTION * sub.size
+    out = data.astype(np.float32, copy=True)
+    if fill:
+        bg = out == vals[k]
+        lo = float(out[~bg].min()) if (~bg).any() else 0.0
+        out -= lo
+        out[bg] = 0.0
+        return out, (f"negative intensities (background fill {float(vals[k]):g}): image shifted so "
+                     "tissue is positive and the background is 0")
+    out -= float(out.min())
+    return out, "negative intensities: image shifted so its minimum is 0"
+
+
 def _zoom_to(arr: np.ndarray, spacing: np.ndarray, target: float, order: int = 1) -> np.ndarray:
     f = np.asarray(spacing, float) / target
     if np.allclose(f, 1.0):
