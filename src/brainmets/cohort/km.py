@@ -144,9 +144,14 @@ def plot_km(result: KMResult, title: str, xlabel: str) -> bytes:
         p = result.logrank_p
         ax.set_title(title + (f"   log-rank p = {p:.3g}" if p is not None else ""), fontsize=10)
         ax.legend(fontsize=8, loc="upper right")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        return figure_png(fig)
     finally:
         plt.close(fig)
+
+
+def figure_png(fig) -> bytes:  # noqa: ANN001 - a matplotlib Figure
+    """The figure as PNG bytes (tight layout)."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

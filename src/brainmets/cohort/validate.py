@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from brainmets.cohort.io import DAYS_PER_MONTH
-from brainmets.cohort.km import _label
+from brainmets.cohort.km import _label, figure_png
 from brainmets.model import InputError
 
 # patient fields (flattened column names) that most indices read; absent ones are reported
@@ -282,7 +282,6 @@ def calibration(scored: pl.DataFrame, spec: IndexSpec) -> dict[str, Any]:
 
 
 def plot_calibration(cal: dict[str, Any], title: str) -> bytes:
-    import io
 
     import matplotlib
 
@@ -313,10 +312,7 @@ def plot_calibration(cal: dict[str, Any], title: str) -> bytes:
         ax.set_ylabel("observed KM median OS (months, 95% CI)")
         ax.set_title(f"{title}: calibration", fontsize=10)
         ax.legend(fontsize=7, loc="upper left")
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
+        return figure_png(fig)
     finally:
         plt.close(fig)
 
