@@ -23,17 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-PATIENT = {
-    "age": 62, "sex": "female", "kps": 80, "ecog": 1,
-    "primary": {"site": "nsclc", "histology": "adenocarcinoma", "controlled": True,
-                "egfr": "positive", "alk": "negative"},
-    "extracranial_metastases": False,
-    "brain_metastases": {"count": 2, "lesions": [
-        {"diameter_mm": 12.0, "volume_ml": 0.9, "location": "supratentorial"},
-        {"diameter_mm": 8.0, "volume_ml": 0.3, "location": "cerebellum"}]},
-    "symptoms": {"status": "asymptomatic"},
-}
 
+def _example_patient() -> dict:
+    """The bundled example patient (the same record the demo assesses)."""
+    from brainmets.examples import EXAMPLE_PATIENT
+
+    return json.loads(EXAMPLE_PATIENT.read_text(encoding="utf-8"))
+
+
+PATIENT = _example_patient()
 
 def _free_port() -> int:
     with socket.socket() as s:
