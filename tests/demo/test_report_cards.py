@@ -19,3 +19,10 @@ def test_report_shows_drug_cards_and_their_citations():
     ctx = standalone_context(record, a)
     cited = {c["id"]: c["citation"] for c in ctx["citations"]}
     assert "FLAURA-CNS-18" in cited and "Reungwetwattana" in cited["FLAURA-CNS-18"]
+
+
+def test_report_scan_heading_has_no_empty_day():
+    record = json.loads(EXAMPLE_PATIENT.read_text())
+    scan = {"lesions": [{"id": 1, "volume_ml": 0.5, "location": "cerebellum"}]}
+    html = render_html(standalone_context(record, assess(record), scan))
+    assert "(automatic scan; verify before use)" in html

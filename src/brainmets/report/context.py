@@ -72,7 +72,7 @@ def standalone_context(
     scan = None
     if scan_result is not None:
         scan = {"id": "-", "status": "done", "kind": "nifti", "n_lesions": len(lesions),
-                "date": None, "links": {}}
+                "date": None, "day": None, "links": {}}
     return {
         "patient": {"id": pid, "record": record},
         "record": record,
