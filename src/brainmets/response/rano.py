@@ -130,6 +130,14 @@ def _pct_s(x: Fraction) -> str:
     return f"{float(x) * 100:+.1f}%"
 
 
+def _unconfirmed_run_start(prev: list[TimepointResult], i: int) -> int:
+    """Index of the first scan of the run of PD_unconfirmed results that ends at scan i - 1."""
+    run = i - 1
+    while run - 1 >= 1 and prev[run - 2].category == "PD_unconfirmed":
+        run -= 1
+    return run
+
+
 def _dedup(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
@@ -433,9 +441,7 @@ class _Engine:
                 prev_cat = prev[-1].category if prev else None
                 if prev_cat == "PD_unconfirmed" and (i - 1) >= 1 and self.on_io(i - 1):
                     category = "PD"
-                    run = i - 1
-                    while run - 1 >= 1 and prev[run - 2].category == "PD_unconfirmed":
-                        run -= 1
+                    run = _unconfirmed_run_start(prev, i)
                     pd_date = tps[run].date
                     reasons.append(
                         f"iRANO: progression persists on the follow-up scan after unconfirmed "
@@ -481,9 +487,7 @@ class _Engine:
                         "deterioration not attributable to other causes - manual review"
                     )
                 if prev and prev[-1].category == "PD_unconfirmed":
-                    run = i - 1
-                    while run - 1 >= 1 and prev[run - 2].category == "PD_unconfirmed":
-                        run -= 1
+                    run = _unconfirmed_run_start(prev, i)
                     pd_date = tps[run].date
                     reasons.append(
                         f"PD follows unconfirmed PD of {tps[run].date} (iRANO): dated to "
