@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from brainmets import __version__
+from brainmets._version import __version__
 from brainmets.model import Assessment, Patient, parse_patient
 
 

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from brainmets import __version__
+from brainmets._version import __version__
 
 app = typer.Typer(
     name="brainmets",

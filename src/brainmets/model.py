@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from brainmets.errors import BrainmetsError
+
 Status = Literal["positive", "negative", "unknown"]
 PrimarySite = Literal["nsclc", "sclc", "breast", "melanoma", "renal", "gi", "other", "unknown"]
 NsclcHistology = Literal["adenocarcinoma", "squamous", "other"]
@@ -329,7 +331,7 @@ class Assessment(BaseModel):
 # ---------------------------------------------------------------- errors
 
 
-class InputError(ValueError):
+class InputError(BrainmetsError, ValueError):
     """Bad input, with one message per offending field (``path: problem``)."""
 
     def __init__(self, messages: list[str]):

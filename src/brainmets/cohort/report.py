@@ -20,7 +20,7 @@ def render_html(results: dict[str, Any], images: dict[str, dict[str, bytes]],
     """Render the Jinja2 template in cohort/templates (autoescaped)."""
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    from brainmets import __version__
+    from brainmets._version import __version__
 
     try:
         from brainmets.knowledge import knowledge_version

@@ -117,7 +117,7 @@ def write_dicom_seg(
     from pydicom.sr.codedict import codes
     from pydicom.uid import generate_uid
 
-    from brainmets import __version__
+    from brainmets._version import __version__
 
     alg = hd.AlgorithmIdentificationSequence(
         name=algorithm[0], version=algorithm[1], family=codes.cid7162.ArtificialIntelligence

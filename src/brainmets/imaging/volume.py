@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from brainmets.errors import BrainmetsError
 
-class ImagingInputError(ValueError):
+
+class ImagingInputError(BrainmetsError, ValueError):
     """An input scan that cannot be analysed; the message names the problem (CLI exit 2)."""
 
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from brainmets.errors import BrainmetsError
+
 #: Bump when the *structure* of the knowledge base changes; content changes show in the hash.
 SCHEMA_VERSION = "1"
 
@@ -38,7 +40,7 @@ _OPTIONAL_STR = ("authors", "journal", "doi", "url", "note", "volume", "pages", 
 _TOP_LEVEL_ALLOWED = {"reference", "version", "meta", "area", "title", "description"}
 
 
-class KnowledgeError(RuntimeError):
+class KnowledgeError(BrainmetsError, RuntimeError):
     """The knowledge base is malformed or inconsistent (raised at load time)."""
 
 

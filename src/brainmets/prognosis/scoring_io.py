@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from brainmets.errors import BrainmetsError
 from brainmets.prognosis.columns import column_specs
 from brainmets.prognosis.vectorized import score_frame
 
@@ -23,7 +24,7 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "js
 DEFAULT_BATCH = 250_000
 
 
-class TableError(ValueError):
+class TableError(BrainmetsError, ValueError):
     """The input or output file itself is unusable (exit 2)."""
 
 

@@ -15,7 +15,7 @@ from brainmets.model import Assessment
 
 def versions() -> dict[str, str]:
     """Software and knowledge-base versions printed on every report."""
-    from brainmets import __version__
+    from brainmets._version import __version__
 
     try:
         from brainmets.knowledge import knowledge_version

@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from brainmets.errors import BrainmetsError
 from brainmets.model import Assessment, InputError, parse_patient
 from brainmets.service import core, fhir
 from brainmets.service.auth import check_patient, current_user, require_writer
@@ -52,7 +53,7 @@ PATIENT_BODY = Body(
 )
 
 
-class InvalidRecord(Exception):
+class InvalidRecord(BrainmetsError):
     def __init__(self, messages: list[str]) -> None:
         self.messages = messages
 

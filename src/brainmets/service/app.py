@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from brainmets import __version__
+from brainmets._version import __version__
 from brainmets.service.api import InvalidRecord, invalid_response
 from brainmets.service.api import router as api_router
 from brainmets.service.audit import AuditMiddleware

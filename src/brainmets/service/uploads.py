@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from brainmets.errors import BrainmetsError
 from brainmets.service.settings import Settings
 
 CHUNK = 1024 * 1024
 
 
-class UploadError(Exception):
+class UploadError(BrainmetsError):
     """A rejected upload: HTTP status and a clear message for the user."""
 
     def __init__(self, status: int, message: str) -> None:
