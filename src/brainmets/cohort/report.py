@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from brainmets.cohort.io import atomic_write_bytes
+from brainmets._atomic import atomic_write_bytes
 
 
 def _m(x: float | None) -> str:

@@ -15,8 +15,8 @@ SCHEDULER_HELP = ("Dask scheduler address (tcp://host:8786); default $DASK_SCHED
 
 def _run(kind: str, jobs: list, ignored: list[str], out: Path, scheduler: str | None,
          workers: int | None, memory_limit: str, progress: bool, threads: bool = False) -> None:
+    from brainmets._atomic import atomic_write_bytes
     from brainmets.cohort import batch as tasks
-    from brainmets.cohort.io import atomic_write_bytes
     from brainmets.distributed import dask_client, is_done, run_batch
 
     fn = tasks.scan_task if kind == "scan" else tasks.score_task

@@ -5,10 +5,9 @@ per-lesion volume panel (research only) when volumes are known. PNG or SVG, writ
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
+from brainmets._atomic import atomic_write_with
 from brainmets.response.config import ResponseConfig, get_config
 from brainmets.response.rano import ResponseResult
 
@@ -76,13 +75,6 @@ def plot_trajectory(
         ax2.set_ylim(bottom=0)
     fig.autofmt_xdate()
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".plot-", suffix=out.suffix, dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    metadata = {"Date": None} if fmt == "svg" else None
+    atomic_write_with(out, lambda fh: fig.savefig(fh, format=fmt, metadata=metadata))
     return out
