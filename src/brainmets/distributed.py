@@ -21,23 +21,15 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from brainmets.cohort.batch import Job  # the unit of work is defined by the engine
 
 MARKER = ".brainmets-done.json"
 ENV_ADDRESS = "DASK_SCHEDULER_ADDRESS"
 
 TaskFn = Callable[[str, str], dict[str, Any] | None]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of a batch: read ``input``, write into the folder ``output``."""
-
-    key: str
-    input: str
-    output: str
 
 
 def scheduler_address(explicit: str | None = None) -> str | None:

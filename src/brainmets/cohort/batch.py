@@ -7,13 +7,21 @@ the worker.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brainmets.distributed import Job
-
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of a batch: read ``input``, write into the folder ``output``."""
+
+    key: str
+    input: str
+    output: str
 
 
 def _stem(path: Path, suffixes: tuple[str, ...]) -> str:
