@@ -408,6 +408,81 @@ def make_case(
     return truth
 
 
+def _evolve(
+    r_evo: np.random.Generator,
+    pt: _Patient,
+    pool: list[tuple[Lesion, int]],
+    factors: dict[int, float],
+    fate: dict[int, str],
+    t: int,
+) -> None:
+    """One follow-up step: apply each lesion's fate to its size; maybe add one new lesion
+    (new lesions are small, 3-9 mm, whatever the baseline range)."""
+    for i in list(factors):
+        f = factors[i]
+        kind = fate.get(i, "grow")
+        if f == 0:
+            continue
+        if kind == "grow":
+            f *= r_evo.uniform(1.15, 1.45)
+        elif kind == "shrink":
+            f *= r_evo.uniform(0.55, 0.85)
+        elif kind == "stable":
+            f *= r_evo.uniform(0.97, 1.03)
+        elif kind == "vanish":
+            f = 0.0
+        factors[i] = float(min(f, 1.8))
+    if r_evo.random() < 0.5:
+        avoid = [les.scaled(1.8) for les, _ in pool]
+        new = sample_lesions(r_evo, pt.anat, 1, diameter_range=(3.0, 9.0), avoid=avoid)
+        for les in new:
+            i = len(pool)
+            pool.append((les, t))
+            factors[i] = 1.0
+            fate[i] = "grow"
+
+
+def _timeline_entries(
+    pool: list[tuple[Lesion, int]], factors: dict[int, float], by_id: dict[str, dict], t: int
+) -> list[dict]:
+    """timeline.json lesion entries of time point ``t`` (vanished lesions included)."""
+    entries = []
+    for i, (_les, first) in enumerate(pool):
+        if first > t:
+            continue
+        tid = f"L{i + 1}"
+        row = by_id.get(tid)
+        if row is None:
+            entries.append({"truth_id": tid, "label": None, "status": "vanished",
+                            "diameter_factor": 0.0, "longest_axial_diameter_mm": 0.0,
+                            "perpendicular_diameter_mm": 0.0, "max_diameter_mm": 0.0,
+                            "volume_ml": 0.0, "centroid_mm": None})
+            continue
+        status = "baseline" if t == 0 else ("new" if first == t else "persisting")
+        entries.append({"truth_id": tid, "label": row["id"], "status": status,
+                        "diameter_factor": round(factors[i], 4),
+                        **{k: row[k] for k in ("longest_axial_diameter_mm",
+                                               "perpendicular_diameter_mm", "max_diameter_mm",
+                                               "volume_ml", "centroid_mm")}})
+    return entries
+
+
+def _rano_input(timeline: list[dict]) -> dict:
+    """The timeline in the CONTRACT §4 response-input shape."""
+    return {
+        "on_immunotherapy": False,
+        "immunotherapy_start": None,
+        "timepoints": [
+            {"date": tp["date"], "steroid_mg_day": 0, "clinical_status": "stable",
+             "lesions": [{"id": e["truth_id"],
+                          "longest_diameter_mm": e["longest_axial_diameter_mm"],
+                          "perpendicular_mm": e["perpendicular_diameter_mm"],
+                          "new": e["status"] == "new"} for e in tp["lesions"]]}
+            for tp in timeline
+        ],
+    }
+
+
 def make_series(
     seed: SeedLike,
     out_dir: str | Path,
@@ -427,7 +502,8 @@ def make_series(
     grow_max = 1.45 ** max(n_followups, 1)
     pt = _patient(r_pat, v, full_head, n_lesions, diameter_range, min(grow_max, 1.8))
     # trajectories: per lesion a fate; new lesions may appear at follow-ups
-    fate = {i: r_evo.choice(["grow", "shrink", "stable", "vanish"], p=[0.35, 0.3, 0.2, 0.15])
+    fate = {i: str(r_evo.choice(["grow", "shrink", "stable", "vanish"],
+                                p=[0.35, 0.3, 0.2, 0.15]))
             for i in range(len(pt.lesions))}
     pool: list[tuple[Lesion, int]] = [(les, 0) for les in pt.lesions]  # (lesion, first tp)
     factors: dict[int, float] = {i: 1.0 for i in range(len(pt.lesions))}
@@ -437,34 +513,12 @@ def make_series(
     for t in range(n_followups + 1):
         if t > 0:
             date = date + _dt.timedelta(days=int(r_evo.integers(56, 99)))
-            for i in list(factors):
-                f = factors[i]
-                kind = fate.get(i, "grow")
-                if f == 0:
-                    continue
-                if kind == "grow":
-                    f *= r_evo.uniform(1.15, 1.45)
-                elif kind == "shrink":
-                    f *= r_evo.uniform(0.55, 0.85)
-                elif kind == "stable":
-                    f *= r_evo.uniform(0.97, 1.03)
-                elif kind == "vanish":
-                    f = 0.0
-                factors[i] = float(min(f, 1.8))
-            if r_evo.random() < 0.5:
-                avoid = [les.scaled(1.8) for les, _ in pool]
-                new = sample_lesions(r_evo, pt.anat, 1, diameter_range=(3.0, 9.0), avoid=avoid)
-                for les in new:
-                    i = len(pool)
-                    pool.append((les, t))
-                    factors[i] = 1.0
-                    fate[i] = "grow"
+            _evolve(r_evo, pt, pool, factors, fate, t)
         present = [(i, pool[i][0].scaled(factors[i])) for i in sorted(factors)
                    if factors[i] > 0 and pool[i][1] <= t]
         data, labels, aff, rows, meta = _acquire(r_tp[t], pt, [les for _, les in present], v,
                                                  not full_head, True)
         lrows = _lesion_rows(labels, aff, [les for _, les in present], rows)
-        tp_dir = out / f"tp{t}"
         truth = {
             "generator": GENERATOR, "seed": list(np.atleast_1d(seed).astype(int).tolist()),
             "timepoint": t, "date": date.isoformat(), "shape": list(data.shape),
@@ -474,45 +528,16 @@ def make_series(
         }
         for (i, _), row in zip(present, lrows, strict=True):
             row["truth_id"] = f"L{i + 1}"
-        _write_case(tp_dir, data, labels, aff, truth)
+        _write_case(out / f"tp{t}", data, labels, aff, truth)
         by_id = {row["truth_id"]: row for row in lrows}
-        entries = []
-        for i, (_les, first) in enumerate(pool):
-            if first > t:
-                continue
-            tid = f"L{i + 1}"
-            row = by_id.get(tid)
-            if row is None:
-                entries.append({"truth_id": tid, "label": None, "status": "vanished",
-                                "diameter_factor": 0.0, "longest_axial_diameter_mm": 0.0,
-                                "perpendicular_diameter_mm": 0.0, "max_diameter_mm": 0.0,
-                                "volume_ml": 0.0, "centroid_mm": None})
-                continue
-            status = "baseline" if t == 0 else ("new" if first == t else "persisting")
-            entries.append({"truth_id": tid, "label": row["id"], "status": status,
-                            "diameter_factor": round(factors[i], 4),
-                            **{k: row[k] for k in ("longest_axial_diameter_mm",
-                                                   "perpendicular_diameter_mm", "max_diameter_mm",
-                                                   "volume_ml", "centroid_mm")}})
         timeline.append({"index": t, "dir": f"tp{t}", "date": date.isoformat(),
-                         "lesions": entries})
+                         "lesions": _timeline_entries(pool, factors, by_id, t)})
     doc = {
         "format": "brainmets-phantom-timeline/1",
         "generator": GENERATOR,
         "fates": {f"L{i + 1}": str(fate[i]) for i in range(len(pool))},
         "timepoints": timeline,
-        "rano_input": {
-            "on_immunotherapy": False,
-            "immunotherapy_start": None,
-            "timepoints": [
-                {"date": tp["date"], "steroid_mg_day": 0, "clinical_status": "stable",
-                 "lesions": [{"id": e["truth_id"],
-                              "longest_diameter_mm": e["longest_axial_diameter_mm"],
-                              "perpendicular_mm": e["perpendicular_diameter_mm"],
-                              "new": e["status"] == "new"} for e in tp["lesions"]]}
-                for tp in timeline
-            ],
-        },
+        "rano_input": _rano_input(timeline),
     }
     _atomic_json(doc, out / "timeline.json")
     return doc
