@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -126,6 +127,8 @@ class AssessmentRow(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     software_version: Mapped[str] = mapped_column(String(40))
     knowledge_version: Mapped[str] = mapped_column(String(40))
+    # fingerprint of the lesion review state the assessment was made with (None: no review)
+    review_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -144,5 +147,38 @@ class AuditEntry(Base):
     patient_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))  # ok | denied | not_found | invalid | ...
     status_code: Mapped[int] = mapped_column(Integer)
+    # review actions only: the lesion's state before and after (measurements, no PHI)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_audit_patient_at", "patient_id", "at"),)
+
+
+REVIEW_STATUSES = ("detected", "confirmed", "rejected", "added")
+
+
+class LesionReview(Base):
+    """A clinician's review of one lesion of one scan (CONTRACT §5), or a lesion added by hand.
+
+    ``lesion_id`` is ``L<k>`` for lesion k of the scan's lesions.json, ``A<n>`` for added ones.
+    ``measurements`` holds corrected (or, for added lesions, all) CONTRACT §1 lesion fields.
+    """
+
+    __tablename__ = "lesion_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_id: Mapped[str] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    scan_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lesion_id: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    measurements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    method: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "scan_id", "lesion_id", name="uq_review_lesion"),
+    )

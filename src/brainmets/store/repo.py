@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from brainmets.store.models import (
     ROLES,
     AuditEntry,
+    LesionReview,
     Patient,
     Scan,
+    TimePoint,
     User,
     utcnow,
 )
@@ -99,12 +101,30 @@ def count_patients(s: Session) -> int:
 
 
 def latest_done_scan(s: Session, patient_id: str) -> Scan | None:
+    """The patient's current scan: the completed scan with the latest scan date (CONTRACT §5),
+    not the last job to finish; on the same date, the one finished last."""
     return s.scalar(
         select(Scan)
+        .join(TimePoint, Scan.timepoint_id == TimePoint.id)
         .where(Scan.patient_id == patient_id, Scan.status == "done")
-        .order_by(Scan.finished_at.desc())
+        .order_by(TimePoint.date.desc(), Scan.finished_at.desc(), Scan.created_at.desc())
         .limit(1)
     )
+
+
+def lesion_reviews(s: Session, patient_id: str) -> list[LesionReview]:
+    """Every review row of one patient, oldest first."""
+    return list(s.scalars(select(LesionReview).where(LesionReview.patient_id == patient_id)
+                          .order_by(LesionReview.id)))
+
+
+def lesion_review(s: Session, patient_id: str, scan_id: str | None,
+                  lesion_id: str) -> LesionReview | None:
+    q = select(LesionReview).where(LesionReview.patient_id == patient_id,
+                                   LesionReview.lesion_id == lesion_id)
+    q = q.where(LesionReview.scan_id.is_(None) if scan_id is None
+                else LesionReview.scan_id == scan_id)
+    return s.scalar(q)
 
 
 def audit(
@@ -115,8 +135,11 @@ def audit(
     outcome: str,
     status_code: int,
     patient_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> None:
-    """Append one audit row (never holds PHI: ids, route, outcome only)."""
+    """Append one audit row (never holds PHI: ids, route, outcome; for review actions the
+    lesion's state before and after)."""
     s.add(
         AuditEntry(
             user_id=user.id if user else None,
@@ -127,6 +150,8 @@ def audit(
             patient_id=patient_id,
             outcome=outcome,
             status_code=status_code,
+            before=before,
+            after=after,
         )
     )
 
