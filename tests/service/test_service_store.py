@@ -13,10 +13,10 @@ from brainmets.store.models import AuditEntry, Patient, Scan, TimePoint
 def test_migrations_create_every_table_and_are_idempotent(store, db_url, tmp_path):
     tables = store.tables()
     assert {"users", "patients", "timepoints", "scans", "assessments", "audit_log",
-            "alembic_version"} <= tables
+            "lesion_reviews", "alembic_version"} <= tables
     again = open_store(db_url, tmp_path / "data")  # second start-up: no error, same head
     with again.engine.connect() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     again.dispose()
 
 
