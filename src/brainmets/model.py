@@ -7,6 +7,7 @@ Unknown fields are kept (``extra="allow"``) but reported back as warnings so a t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import (
@@ -27,6 +28,8 @@ Location = Literal["supratentorial", "cerebellum", "brainstem"]
 SymptomStatus = Literal["asymptomatic", "mild_controlled", "symptomatic"]
 Confidence = Literal["confirmed", "single_source", "uncertain"]
 OptionKind = Literal["local", "systemic", "supportive"]
+EgfrVariant = Literal["common", "exon20_insertion", "other", "unknown"]
+RadiationModality = Literal["srs", "fsrt", "wbrt", "ha_wbrt", "surgery", "litt"]
 
 DISCLAIMER = (
     "brainmets is decision support for qualified clinicians, not a medical device. "
@@ -63,6 +66,14 @@ class Markers(_Record):
     pr: Status | None = None
     her2: Status | None = None
     pdl1_tps: float | None = Field(default=None, ge=0, le=100, description="PD-L1 TPS, percent")
+    # added after the clinical review (CONTRACT §1): absent means unknown, never negative
+    egfr_variant: EgfrVariant | None = Field(
+        default=None, description="common (exon 19 del / L858R) | exon20_insertion | other"
+    )
+    ret: Status | None = None
+    met_ex14: Status | None = Field(default=None, description="MET exon 14 skipping")
+    ntrk: Status | None = Field(default=None, description="NTRK fusion")
+    kras_g12c: Status | None = None
 
 
 class Primary(Markers):
@@ -213,6 +224,17 @@ class BrainMetastasisMarkers(Markers):
     source: Literal["resection", "biopsy", "csf_ctdna"] | None = None
 
 
+class RadiationCourse(_Record):
+    """One brain-directed treatment already given (CONTRACT §1 ``radiation_history``)."""
+
+    date: dt.date | None = Field(default=None, description="YYYY-MM-DD")
+    modality: RadiationModality
+    lesion_ids: list[str] = Field(default_factory=list, description="e.g. ['L1']; empty = "
+                                  "not recorded (WBRT covers every lesion)")
+    dose_gy: float | None = Field(default=None, gt=0, le=200)
+    fractions: int | None = Field(default=None, ge=1, le=100)
+
+
 class Patient(_Record):
     id: str | None = Field(default=None, max_length=200)
     age: int | None = Field(default=None, ge=18, le=120, description="years at BM diagnosis")
@@ -227,6 +249,7 @@ class Patient(_Record):
     labs: Labs = Field(default_factory=Labs)
     advanced_imaging: AdvancedImaging | None = None
     brain_metastasis_markers: BrainMetastasisMarkers | None = None
+    radiation_history: list[RadiationCourse] = Field(default_factory=list)
 
     @field_validator("kps")
     @classmethod
@@ -283,6 +306,9 @@ class PrognosticEstimate(BaseModel):
         default_factory=list, description="other published values where sources disagree"
     )
     reference_ids: list[str] = Field(default_factory=list)
+    role: Literal["primary", "secondary"] | None = Field(
+        default=None, description="primary: the one estimate the rules use (primary_survival)"
+    )
 
 
 class NotComputed(BaseModel):
@@ -309,12 +335,66 @@ class Option(BaseModel):
     survival_basis: str | None = Field(
         default=None, description="which prognostic index the expected-survival condition used"
     )
+    population: list[str] = Field(
+        default_factory=list,
+        description="population check of each rule that produced the option (passed, or the "
+        "caveat under which it is shown)",
+    )
 
 
 class NotRecommended(BaseModel):
     id: str
     reason: str
     sources: list[SourceRef] = Field(default_factory=list)
+
+
+class PrimarySurvival(BaseModel):
+    """The one expected-survival estimate the rules use (treatment.md decision 9)."""
+
+    index: str
+    median_survival_months: float | None
+    reason: str
+    group: str | None = None
+    source: str | None = None
+    confidence: Confidence | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Awaiting(BaseModel):
+    """An option that would apply, or not, once the named fields are known."""
+
+    id: str
+    needs: list[str]
+    reason: str
+    kind: OptionKind | None = None
+    sources: list[SourceRef] = Field(default_factory=list)
+
+
+class NotApplicable(BaseModel):
+    """An option whose trigger is unmet for this patient, with the unmet condition."""
+
+    id: str
+    reason: str
+    sources: list[SourceRef] = Field(default_factory=list)
+
+
+class InputCheck(BaseModel):
+    """A contradiction between input fields (treatment.md decision 12)."""
+
+    fields: list[str]
+    severity: Literal["warning", "error"]
+    message: str
+    id: str | None = None
+    blocking: bool = Field(default=False, description="no reading of the record is safe")
+
+
+class LocalTherapyTiming(BaseModel):
+    """The statement on local therapy versus deferral (ASCO R2.1/R2.2), with its own grade."""
+
+    may_defer: bool
+    statement: str
+    sources: list[SourceRef] = Field(default_factory=list)
+    mdt: bool = False
 
 
 class Assessment(BaseModel):
@@ -326,6 +406,12 @@ class Assessment(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     disclaimer: str = DISCLAIMER
     versions: dict[str, str] = Field(default_factory=dict)
+    # added after the clinical review (CONTRACT §2)
+    primary_survival: PrimarySurvival | None = None
+    awaiting: list[Awaiting] = Field(default_factory=list)
+    not_applicable: list[NotApplicable] = Field(default_factory=list)
+    input_checks: list[InputCheck] = Field(default_factory=list)
+    local_therapy_timing: LocalTherapyTiming | None = None
 
 
 # ---------------------------------------------------------------- errors
