@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
 
@@ -140,6 +141,39 @@ def _unconfirmed_run_start(prev: list[TimepointResult], i: int) -> int:
 
 def _dedup(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+@dataclass
+class _Step:
+    """The working state of one assessed time point, filled criterion by criterion."""
+
+    i: int
+    base: Fraction
+    now: Fraction
+    nadir: Fraction
+    nadir_idx: int
+    pct_base: Fraction | None
+    pct_nadir: Fraction | None
+    ref_choice: str
+    reasons: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    sum_up: bool = False
+    pd_target: bool = False
+    rises: dict[str, dict[str, Fraction]] = field(default_factory=dict)
+    nt_prog: bool = False
+    seen: dict[str, int] = field(default_factory=dict)
+    new_now: list[tuple[str, LesionMeasurement]] = field(default_factory=list)
+    confirmed_new: list[str] = field(default_factory=list)
+    on_io: bool = False
+    clin: str | None = None
+    worse: bool = False
+    steroid_now: float | None = None
+    refs: dict[str, float | None] = field(default_factory=dict)
+    st_ref: str = "baseline"
+    steroid_up: bool | None = None
+    category: str | None = None
+    pd_date: dt.date | None = None
+    provisional: bool = False
 
 
 class _Engine:
@@ -266,72 +300,113 @@ class _Engine:
 
     # ------------------------------------------------------------ one time point
     def assess(self, i: int, prev: list[TimepointResult], candidates: list[str | None]) -> dict:
-        cfg, tps = self.cfg, self.tps
-        tp = tps[i]
-        reasons: list[str] = []
-        flags: list[str] = []
+        """Every RANO-BM criterion at time point ``i``, in the spec's order (§6.7)."""
+        st = self._sums(i)
+        self._target_progression(st)
+        self._size_flags(st)
+        self._nontarget_progression(st)
+        self._new_lesions(st)
+        self._clinical_and_steroids(st)
+        if st.pd_target or st.nt_prog or bool(st.confirmed_new) or st.worse:
+            self._progression(st, prev)
+        if st.category is None and st.steroid_up:
+            st.reasons.append(
+                f"Corticosteroid dose increased vs {st.st_ref} "
+                f"({st.refs[st.st_ref]} -> {st.steroid_now} mg/day); a steroid increase alone "
+                "is not PD"
+            )
+        candidate = self._response_candidate(st) if st.category is None else None
+        candidates.append(candidate)
+        if candidate is not None:
+            st.category, st.provisional = self._confirm(i, candidate, candidates, st.reasons)
+        return {
+            "category": st.category,
+            "provisional": st.provisional,
+            "reasons": st.reasons,
+            "flags": st.flags,
+            "sum": st.now,
+            "nadir": st.nadir,
+            "pct_base": st.pct_base,
+            "pct_nadir": st.pct_nadir,
+            "pd_date": st.pd_date if st.category == "PD" else None,
+            "nadir_idx": st.nadir_idx,
+            "rises": st.rises[st.ref_choice],
+            "new_now": st.new_now,
+            "seen": st.seen,
+        }
+
+    def _sums(self, i: int) -> _Step:
+        """Sums of target diameters: baseline, now, nadir (smallest before ``i``)."""
         sums = [self.sum_at(k) for k in range(i + 1)]
         base, now = sums[0], sums[i]
         prior = sums[:i]
         nadir = min(prior)
-        nadir_idx = max(k for k, s in enumerate(prior) if s == nadir)
-        pct_base = (now - base) / base if base > 0 else None
-        if nadir > 0:
-            pct_nadir: Fraction | None = (now - nadir) / nadir
-        else:
-            pct_nadir = None
-        pd_up = cfg.t("pd_min_increase_vs_nadir")
-        pr_down = cfg.t("pr_min_decrease_vs_baseline")
-        abs_min = cfg.t("pd_min_absolute_increase_mm")
-
-        # --- target progression (>= 20 % vs nadir AND >= 5 mm in one lesion)
-        sum_up = bool(self.targets) and (
-            (pct_nadir is not None and pct_nadir >= pd_up) or (nadir == 0 and now > 0)
+        return _Step(
+            i=i, base=base, now=now, nadir=nadir,
+            nadir_idx=max(k for k, s in enumerate(prior) if s == nadir),
+            pct_base=(now - base) / base if base > 0 else None,
+            pct_nadir=(now - nadir) / nadir if nadir > 0 else None,
+            ref_choice=self.cfg.opt("absolute_increase_reference"),
         )
-        rises = {
-            ref: {t: self.scored(i, t) - self.scored(k, t) for t in self.targets}
-            for ref, k in (("nadir", nadir_idx), ("prior", i - 1))
-        }
-        ref_choice = cfg.opt("absolute_increase_reference")
-        big = {ref: [t for t, r in rises[ref].items() if r >= abs_min] for ref in rises}
-        pd_target = sum_up and bool(big[ref_choice])
-        if sum_up:
-            if nadir == 0:
-                reasons.append(
-                    f"Sum of target LDs rose from {_mm(0)} (all targets gone) to {_mm(now)}"
-                )
-            else:
-                assert pct_nadir is not None
-                reasons.append(
-                    f"Sum of target LDs {_mm(now)} vs nadir {_mm(nadir)} "
-                    f"({tps[nadir_idx].date}): {_pct_s(pct_nadir)}, at or above the "
-                    f"+{float(pd_up) * 100:.0f}% PD threshold"
-                )
-            ref_word = "the nadir scan" if ref_choice == "nadir" else "the prior scan"
-            if big[ref_choice]:
-                grew = ", ".join(
-                    f"{t} +{_mm(rises[ref_choice][t])}" for t in big[ref_choice]
-                )
-                reasons.append(
-                    f"At least one target grew by >= {_mm(abs_min)} vs {ref_word}: {grew}"
-                )
-            else:
-                top = max(rises[ref_choice].values()) if self.targets else Fraction(0)
-                reasons.append(
-                    f"but no target grew by >= {_mm(abs_min)} vs {ref_word} (largest rise "
-                    f"{_mm(top)}), so the target criterion for PD is not met"
-                )
-            if bool(big["nadir"]) != bool(big["prior"]):
-                flags.append(
-                    f"{_mm(abs_min)} rule reference scan (UNCERTAIN, treatment.md §6.7): PD by "
-                    "target size "
-                    f"is {'met' if big['nadir'] else 'not met'} against the nadir scan and "
-                    f"{'met' if big['prior'] else 'not met'} against the prior scan; this "
-                    f"result uses '{ref_choice}' - manual review"
-                )
 
-        # --- small lesions (§6.4)
-        ld_min = cfg.t("measurable_min_longest_diameter_mm")
+    def _target_progression(self, st: _Step) -> None:
+        """Target PD: sum >= 20 % over the nadir AND one target >= 5 mm larger (§6.7)."""
+        cfg, i = self.cfg, st.i
+        pd_up = cfg.t("pd_min_increase_vs_nadir")
+        abs_min = cfg.t("pd_min_absolute_increase_mm")
+        st.sum_up = bool(self.targets) and (
+            (st.pct_nadir is not None and st.pct_nadir >= pd_up) or (st.nadir == 0 and st.now > 0)
+        )
+        st.rises = {
+            ref: {t: self.scored(i, t) - self.scored(k, t) for t in self.targets}
+            for ref, k in (("nadir", st.nadir_idx), ("prior", i - 1))
+        }
+        big = {ref: [t for t, r in st.rises[ref].items() if r >= abs_min] for ref in st.rises}
+        st.pd_target = st.sum_up and bool(big[st.ref_choice])
+        if not st.sum_up:
+            return
+        if st.nadir == 0:
+            st.reasons.append(
+                f"Sum of target LDs rose from {_mm(0)} (all targets gone) to {_mm(st.now)}"
+            )
+        else:
+            assert st.pct_nadir is not None
+            st.reasons.append(
+                f"Sum of target LDs {_mm(st.now)} vs nadir {_mm(st.nadir)} "
+                f"({self.tps[st.nadir_idx].date}): {_pct_s(st.pct_nadir)}, at or above the "
+                f"+{float(pd_up) * 100:.0f}% PD threshold"
+            )
+        self._absolute_rise_reasons(st, big, abs_min)
+
+    def _absolute_rise_reasons(
+        self, st: _Step, big: dict[str, list[str]], abs_min: Fraction
+    ) -> None:
+        ref_choice = st.ref_choice
+        ref_word = "the nadir scan" if ref_choice == "nadir" else "the prior scan"
+        if big[ref_choice]:
+            grew = ", ".join(f"{t} +{_mm(st.rises[ref_choice][t])}" for t in big[ref_choice])
+            st.reasons.append(
+                f"At least one target grew by >= {_mm(abs_min)} vs {ref_word}: {grew}"
+            )
+        else:
+            top = max(st.rises[ref_choice].values()) if self.targets else Fraction(0)
+            st.reasons.append(
+                f"but no target grew by >= {_mm(abs_min)} vs {ref_word} (largest rise "
+                f"{_mm(top)}), so the target criterion for PD is not met"
+            )
+        if bool(big["nadir"]) != bool(big["prior"]):
+            st.flags.append(
+                f"{_mm(abs_min)} rule reference scan (UNCERTAIN, treatment.md §6.7): PD by "
+                "target size "
+                f"is {'met' if big['nadir'] else 'not met'} against the nadir scan and "
+                f"{'met' if big['prior'] else 'not met'} against the prior scan; this "
+                f"result uses '{ref_choice}' - manual review"
+            )
+
+    def _size_flags(self, st: _Step) -> None:
+        """Small targets (§6.4a), non-targets growing past measurability (§6.4b), reappearance."""
+        i, tps = st.i, self.tps
+        ld_min = self.cfg.t("measurable_min_longest_diameter_mm")
         for t in self.targets:
             ld = exact(self.by_id[i][t].longest_diameter_mm)
             if 0 < ld < ld_min:
@@ -340,7 +415,7 @@ class _Engine:
                     if self.scored(i, t) != ld
                     else "the measured value is used"
                 )
-                flags.append(
+                st.flags.append(
                     f"RANO-BM small-lesion rule - manual review: target {t} measures {_mm(ld)} "
                     f"(< {_mm(ld_min)}); {note} (UNCERTAIN, treatment.md §6.4a)"
                 )
@@ -350,12 +425,11 @@ class _Engine:
             if c is not None and exact(b.longest_diameter_mm) < ld_min <= exact(
                 c.longest_diameter_mm
             ):
-                flags.append(
+                st.flags.append(
                     f"non-target {nt} grew from {_mm(b.longest_diameter_mm)} to "
                     f"{_mm(c.longest_diameter_mm)} (past {_mm(ld_min)}); whether this is PD is "
                     "UNCERTAIN (treatment.md §6.4b) - reader to judge 'nontarget_progression'"
                 )
-
         for lid, now_les in self.by_id[i].items():
             before = self.by_id[i - 1].get(lid)
             if (
@@ -363,248 +437,260 @@ class _Engine:
                 and exact(before.longest_diameter_mm) == 0
                 and exact(now_les.longest_diameter_mm) > 0
             ):
-                flags.append(
+                st.flags.append(
                     f"lesion {lid} reappeared ({_mm(now_les.longest_diameter_mm)}) after it was "
                     f"gone on {tps[i - 1].date}; the spec gives no RANO-BM rule for "
                     "reappearance - manual review"
                 )
 
-        # --- non-target progression (reader's call)
-        nt_prog = tp.nontarget_progression is True
-        if nt_prog:
-            reasons.append("Unequivocal progression of non-target lesions (reader's assessment)")
+    def _nontarget_progression(self, st: _Step) -> None:
+        """Unequivocal non-target progression is the reader's call."""
+        tp = self.tps[st.i]
+        st.nt_prog = tp.nontarget_progression is True
+        if st.nt_prog:
+            st.reasons.append(
+                "Unequivocal progression of non-target lesions (reader's assessment)"
+            )
         elif tp.nontarget_progression is None and self.non_targets:
-            flags.append(
+            st.flags.append(
                 "non-target progression not assessed at this time point "
                 "('nontarget_progression' not given)"
             )
 
-        # --- new lesions
-        seen = self.first_seen()
-        new_now = [
+    def _new_lesions(self, st: _Step) -> None:
+        """New lesions (equivocal ones are flagged, not counted) and the iRANO context."""
+        i = st.i
+        st.seen = self.first_seen()
+        st.new_now = [
             (lid, les)
             for lid, les in self.by_id[i].items()
             if lid not in self.by_id[0] and exact(les.longest_diameter_mm) > 0
         ]
-        confirmed_new = [lid for lid, les in new_now if not les.equivocal]
-        equivocal_new = [lid for lid, les in new_now if les.equivocal]
+        st.confirmed_new = [lid for lid, les in st.new_now if not les.equivocal]
+        equivocal_new = [lid for lid, les in st.new_now if les.equivocal]
         if equivocal_new:
-            flags.append(
+            st.flags.append(
                 f"equivocal new lesion(s) {', '.join(equivocal_new)}: follow-up decides; if "
                 "confirmed, PD is dated to the first scan that showed them"
             )
-        on_io = self.on_io(i)
-        if confirmed_new:
-            first = min(seen[lid] for lid in confirmed_new)
-            reasons.append(
-                f"New lesion(s): {', '.join(confirmed_new)} (first seen {tps[first].date})"
+        st.on_io = self.on_io(i)
+        if st.confirmed_new:
+            first = min(st.seen[lid] for lid in st.confirmed_new)
+            st.reasons.append(
+                f"New lesion(s): {', '.join(st.confirmed_new)} (first seen "
+                f"{self.tps[first].date})"
             )
 
-        # --- clinical status and steroids
-        clin = tp.clinical_status
-        worse = clin == "worse"
-        if worse:
-            reasons.append("Clinical status worse")
-        steroid_now = tp.steroid_mg_day
-        refs = {"baseline": tps[0].steroid_mg_day, "previous": tps[i - 1].steroid_mg_day}
+    def _clinical_and_steroids(self, st: _Step) -> None:
+        """Clinical status and the corticosteroid dose against its reference scan."""
+        tps, i = self.tps, st.i
+        st.clin = tps[i].clinical_status
+        st.worse = st.clin == "worse"
+        if st.worse:
+            st.reasons.append("Clinical status worse")
+        st.steroid_now = tps[i].steroid_mg_day
+        st.refs = {"baseline": tps[0].steroid_mg_day, "previous": tps[i - 1].steroid_mg_day}
         increased = {
-            k: (None if v is None or steroid_now is None else exact(steroid_now) > exact(v))
-            for k, v in refs.items()
+            k: (None if v is None or st.steroid_now is None
+                else exact(st.steroid_now) > exact(v))
+            for k, v in st.refs.items()
         }
-        st_ref = cfg.opt("steroid_reference")
-        steroid_up = increased[st_ref]
+        st.st_ref = self.cfg.opt("steroid_reference")
+        st.steroid_up = increased[st.st_ref]
         if (
             increased["baseline"] is not None
             and increased["previous"] is not None
             and increased["baseline"] != increased["previous"]
         ):
-            flags.append(
+            st.flags.append(
                 "corticosteroid comparison scan not named by the spec: the dose is "
                 f"{'increased' if increased['baseline'] else 'not increased'} vs baseline and "
                 f"{'increased' if increased['previous'] else 'not increased'} vs the previous "
-                f"time point; this result uses '{st_ref}' - manual review"
+                f"time point; this result uses '{st.st_ref}' - manual review"
             )
 
-        # --- PD (any criterion), with iRANO
-        rano_pd = pd_target or nt_prog or bool(confirmed_new) or worse
-        category: str | None = None
-        pd_date: dt.date | None = None
-        provisional = False
-        if rano_pd:
-            new_only = bool(confirmed_new) and not (pd_target or nt_prog or worse)
-            pd_date = tp.date
-            if confirmed_new and not (pd_target or nt_prog or worse):
-                pd_date = tps[min(seen[lid] for lid in confirmed_new)].date
-            elif confirmed_new:
-                pd_date = min(tp.date, tps[min(seen[lid] for lid in confirmed_new)].date)
-            if on_io and self.within_io_window(i) and not worse:
-                prev_cat = prev[-1].category if prev else None
-                if prev_cat == "PD_unconfirmed" and (i - 1) >= 1 and self.on_io(i - 1):
-                    category = "PD"
-                    run = _unconfirmed_run_start(prev, i)
-                    pd_date = tps[run].date
-                    reasons.append(
-                        f"iRANO: progression persists on the follow-up scan after unconfirmed "
-                        f"PD on {tps[run].date}: PD confirmed, dated to {tps[run].date}"
-                    )
-                    flags.append(
-                        "iRANO confirmation interval and criterion UNCERTAIN (treatment.md "
-                        "§6.5): confirmed because this next scan still meets RANO-BM PD - "
-                        "manual review"
-                    )
-                else:
-                    category = "PD_unconfirmed"
-                    provisional = True
-                    months = cfg.ti("irano_window_months")
-                    reasons.append(
-                        f"iRANO: on immunotherapy since {self.rec.immunotherapy_start}, within "
-                        f"{months} months of its start, and not clinically worse: unconfirmed "
-                        "PD - repeat imaging (confirm on follow-up imaging); PD is not final"
-                    )
-                    if new_only:
-                        reasons.append(
-                            "RANO-BM: on immunotherapy, new lesions alone do not define PD"
-                        )
-            elif on_io and new_only:
-                reasons.append(
-                    "RANO-BM: on immunotherapy, new lesions alone do not define PD "
-                    f"(beyond the iRANO {cfg.ti('irano_window_months')}-month window)"
-                )
-                flags.append(
-                    f"new lesion(s) {', '.join(confirmed_new)} on immunotherapy without other "
-                    "progression: not scored as PD (RANO-BM immunotherapy rule) - manual review"
-                )
-            else:
-                category = "PD"
-                if on_io and worse and self.within_io_window(i):
-                    reasons.append(
-                        "iRANO does not defer PD: the patient is clinically worse (read as "
-                        "significantly worse)"
-                    )
-                if worse and not (pd_target or nt_prog or confirmed_new):
-                    flags.append(
-                        "PD rests on clinical status alone; RANO-BM counts clinical "
-                        "deterioration not attributable to other causes - manual review"
-                    )
-                if prev and prev[-1].category == "PD_unconfirmed":
-                    run = _unconfirmed_run_start(prev, i)
-                    pd_date = tps[run].date
-                    reasons.append(
-                        f"PD follows unconfirmed PD of {tps[run].date} (iRANO): dated to "
-                        f"{tps[run].date}"
-                    )
-                    flags.append(
-                        "iRANO confirmation interval and criterion UNCERTAIN (treatment.md "
-                        "§6.5): PD dated back to the first unconfirmed scan - manual review"
-                    )
-        if category is None and steroid_up:
-            reasons.append(
-                f"Corticosteroid dose increased vs {st_ref} "
-                f"({refs[st_ref]} -> {steroid_now} mg/day); a steroid increase alone is not PD"
+    def _progression(self, st: _Step, prev: list[TimepointResult]) -> None:
+        """A PD criterion is met: PD, unconfirmed PD (iRANO) or not PD on immunotherapy."""
+        tps, i = self.tps, st.i
+        other = st.pd_target or st.nt_prog or st.worse
+        new_only = bool(st.confirmed_new) and not other
+        st.pd_date = tps[i].date
+        if st.confirmed_new:
+            first_new = tps[min(st.seen[lid] for lid in st.confirmed_new)].date
+            st.pd_date = first_new if not other else min(tps[i].date, first_new)
+        if st.on_io and self.within_io_window(i) and not st.worse:
+            self._irano_window(st, prev, new_only)
+        elif st.on_io and new_only:
+            st.reasons.append(
+                "RANO-BM: on immunotherapy, new lesions alone do not define PD "
+                f"(beyond the iRANO {self.cfg.ti('irano_window_months')}-month window)"
+            )
+            st.flags.append(
+                f"new lesion(s) {', '.join(st.confirmed_new)} on immunotherapy without other "
+                "progression: not scored as PD (RANO-BM immunotherapy rule) - manual review"
+            )
+        else:
+            self._definite_pd(st, prev)
+
+    def _irano_window(self, st: _Step, prev: list[TimepointResult], new_only: bool) -> None:
+        """iRANO (§6.5): within the window and not clinically worse, PD needs confirmation."""
+        tps, i = self.tps, st.i
+        prev_cat = prev[-1].category if prev else None
+        if prev_cat == "PD_unconfirmed" and (i - 1) >= 1 and self.on_io(i - 1):
+            st.category = "PD"
+            run = _unconfirmed_run_start(prev, i)
+            st.pd_date = tps[run].date
+            st.reasons.append(
+                f"iRANO: progression persists on the follow-up scan after unconfirmed "
+                f"PD on {tps[run].date}: PD confirmed, dated to {tps[run].date}"
+            )
+            st.flags.append(
+                "iRANO confirmation interval and criterion UNCERTAIN (treatment.md "
+                "§6.5): confirmed because this next scan still meets RANO-BM PD - "
+                "manual review"
+            )
+            return
+        st.category = "PD_unconfirmed"
+        st.provisional = True
+        months = self.cfg.ti("irano_window_months")
+        st.reasons.append(
+            f"iRANO: on immunotherapy since {self.rec.immunotherapy_start}, within "
+            f"{months} months of its start, and not clinically worse: unconfirmed "
+            "PD - repeat imaging (confirm on follow-up imaging); PD is not final"
+        )
+        if new_only:
+            st.reasons.append("RANO-BM: on immunotherapy, new lesions alone do not define PD")
+
+    def _definite_pd(self, st: _Step, prev: list[TimepointResult]) -> None:
+        tps, i = self.tps, st.i
+        st.category = "PD"
+        if st.on_io and st.worse and self.within_io_window(i):
+            st.reasons.append(
+                "iRANO does not defer PD: the patient is clinically worse (read as "
+                "significantly worse)"
+            )
+        if st.worse and not (st.pd_target or st.nt_prog or st.confirmed_new):
+            st.flags.append(
+                "PD rests on clinical status alone; RANO-BM counts clinical "
+                "deterioration not attributable to other causes - manual review"
+            )
+        if prev and prev[-1].category == "PD_unconfirmed":
+            run = _unconfirmed_run_start(prev, i)
+            st.pd_date = tps[run].date
+            st.reasons.append(
+                f"PD follows unconfirmed PD of {tps[run].date} (iRANO): dated to "
+                f"{tps[run].date}"
+            )
+            st.flags.append(
+                "iRANO confirmation interval and criterion UNCERTAIN (treatment.md "
+                "§6.5): PD dated back to the first unconfirmed scan - manual review"
             )
 
-        # --- CR / PR candidates
+    def _response_candidate(self, st: _Step) -> str | None:
+        """No PD: a CR or PR candidate (confirmed later), else SD (set on ``st``)."""
+        blockers: list[str] = []
+        if st.new_now:
+            blockers.append("new lesion(s) present")
+        if st.clin == "worse":
+            blockers.append("clinical status worse")
+        if st.clin is None:
+            st.flags.append(
+                "clinical status not recorded: the clinical condition for CR/PR/SD was not "
+                "checked"
+            )
+        candidate = self._cr_candidate(st, blockers)
+        if candidate is None:
+            candidate = self._pr_candidate(st, blockers)
+        if candidate is None:
+            self._stable(st)
+        return candidate
+
+    def _cr_candidate(self, st: _Step, blockers: list[str]) -> str | None:
+        """CR: every target and non-target gone, no new lesion, no corticosteroids."""
+        i = st.i
+        gone = bool(self.targets) and all(self.scored(i, t) == 0 for t in self.targets)
+        nt_status = [self.nt_status(i, nt) for nt in self.non_targets]
+        nt_gone = all(s == "gone" for s in nt_status)
+        nt_unknown = any(s == "not_assessed" for s in nt_status)
+        cr_ok = (gone or (not self.targets and self.non_targets)) and nt_gone
         candidate: str | None = None
-        if category is None:
-            any_new = bool(new_now)
-            gone = bool(self.targets) and all(self.scored(i, t) == 0 for t in self.targets)
-            nt_status = [self._nt_status(i, nt) for nt in self.non_targets]
-            nt_gone = all(s == "gone" for s in nt_status)
-            nt_unknown = any(s == "not_assessed" for s in nt_status)
-            blockers: list[str] = []
-            if any_new:
-                blockers.append("new lesion(s) present")
-            if clin == "worse":
-                blockers.append("clinical status worse")
-            if clin is None:
-                flags.append(
-                    "clinical status not recorded: the clinical condition for CR/PR/SD was not "
+        if cr_ok and not blockers:
+            if st.steroid_now is None:
+                st.flags.append(
+                    "corticosteroid dose not recorded: CR requires no corticosteroids, not "
                     "checked"
                 )
-            cr_ok = (gone or (not self.targets and self.non_targets)) and nt_gone
-            if cr_ok and not blockers:
-                if steroid_now is None:
-                    flags.append(
-                        "corticosteroid dose not recorded: CR requires no corticosteroids, not "
-                        "checked"
-                    )
-                    candidate = "CR"
-                elif exact(steroid_now) > 0:
-                    reasons.append(
-                        f"All target lesions gone, but on corticosteroids ({steroid_now} "
-                        "mg/day): not CR"
-                    )
-                else:
-                    candidate = "CR"
-                if candidate == "CR":
-                    reasons.append(
-                        "All target and non-target lesions gone, no new lesions, no "
-                        "corticosteroids, clinically " + (clin or "not recorded")
-                    )
-            elif gone and nt_unknown:
-                reasons.append(
-                    "All target lesions gone, but not every non-target lesion was re-measured: "
-                    "CR cannot be shown"
+                candidate = "CR"
+            elif exact(st.steroid_now) > 0:
+                st.reasons.append(
+                    f"All target lesions gone, but on corticosteroids ({st.steroid_now} "
+                    "mg/day): not CR"
                 )
-            elif gone and not nt_gone:
-                reasons.append("All target lesions gone, but non-target lesions remain: not CR")
-            if candidate is None and pct_base is not None and pct_base <= -pr_down:
-                pr_block = list(blockers)
-                if steroid_up:
-                    pr_block.append("corticosteroid dose increased")
-                if steroid_now is None or refs[st_ref] is None:
-                    flags.append(
-                        "corticosteroid dose not recorded: the PR condition 'steroids stable or "
-                        "decreased' was not checked"
-                    )
-                reasons.append(
-                    f"Sum of target LDs {_mm(now)} vs baseline {_mm(base)}: {_pct_s(pct_base)} "
-                    f"(PR needs <= -{float(pr_down) * 100:.0f}%)"
+            else:
+                candidate = "CR"
+            if candidate == "CR":
+                st.reasons.append(
+                    "All target and non-target lesions gone, no new lesions, no "
+                    "corticosteroids, clinically " + (st.clin or "not recorded")
                 )
-                if pr_block:
-                    reasons.append("Not PR: " + "; ".join(pr_block))
-                else:
-                    candidate = "PR"
-            if candidate is None:
-                category = "SD"
-                if pct_base is not None and pct_base > -pr_down:
-                    reasons.append(
-                        f"Sum of target LDs {_mm(now)}: {_pct_s(pct_base)} vs baseline "
-                        f"{_mm(base)} (PR needs <= -{float(pr_down) * 100:.0f}%)"
-                        + (
-                            f" and {_pct_s(pct_nadir)} vs nadir {_mm(nadir)} (PD needs "
-                            f">= +{float(pd_up) * 100:.0f}% and a {_mm(abs_min)} rise)"
-                            if pct_nadir is not None and not sum_up
-                            else ""
-                        )
-                    )
-                reasons.append("Neither CR, PR nor PD: stable disease")
-                if steroid_up:
-                    flags.append(
-                        "corticosteroid dose increased: scored SD because a steroid increase "
-                        "alone is not PD, but RANO-BM lists 'stable/decreased' steroids for SD "
-                        "- manual review"
-                    )
-        candidates.append(candidate)
-        if candidate is not None:
-            category, provisional = self._confirm(i, candidate, candidates, reasons)
-        return {
-            "category": category,
-            "provisional": provisional,
-            "reasons": reasons,
-            "flags": flags,
-            "sum": now,
-            "nadir": nadir,
-            "pct_base": pct_base,
-            "pct_nadir": pct_nadir,
-            "pd_date": pd_date if category == "PD" else None,
-            "nadir_idx": nadir_idx,
-            "rises": rises[ref_choice],
-            "new_now": new_now,
-            "seen": seen,
-        }
+        elif gone and nt_unknown:
+            st.reasons.append(
+                "All target lesions gone, but not every non-target lesion was re-measured: "
+                "CR cannot be shown"
+            )
+        elif gone and not nt_gone:
+            st.reasons.append("All target lesions gone, but non-target lesions remain: not CR")
+        return candidate
 
-    def _nt_status(self, i: int, nt: str) -> str:
+    def _pr_candidate(self, st: _Step, blockers: list[str]) -> str | None:
+        """PR: sum >= 30 % below baseline, no new lesion, steroids stable or decreased."""
+        pr_down = self.cfg.t("pr_min_decrease_vs_baseline")
+        if st.pct_base is None or st.pct_base > -pr_down:
+            return None
+        pr_block = list(blockers)
+        if st.steroid_up:
+            pr_block.append("corticosteroid dose increased")
+        if st.steroid_now is None or st.refs[st.st_ref] is None:
+            st.flags.append(
+                "corticosteroid dose not recorded: the PR condition 'steroids stable or "
+                "decreased' was not checked"
+            )
+        st.reasons.append(
+            f"Sum of target LDs {_mm(st.now)} vs baseline {_mm(st.base)}: "
+            f"{_pct_s(st.pct_base)} (PR needs <= -{float(pr_down) * 100:.0f}%)"
+        )
+        if pr_block:
+            st.reasons.append("Not PR: " + "; ".join(pr_block))
+            return None
+        return "PR"
+
+    def _stable(self, st: _Step) -> None:
+        """Neither CR, PR nor PD."""
+        cfg = self.cfg
+        pr_down = cfg.t("pr_min_decrease_vs_baseline")
+        pd_up = cfg.t("pd_min_increase_vs_nadir")
+        abs_min = cfg.t("pd_min_absolute_increase_mm")
+        st.category = "SD"
+        if st.pct_base is not None and st.pct_base > -pr_down:
+            st.reasons.append(
+                f"Sum of target LDs {_mm(st.now)}: {_pct_s(st.pct_base)} vs baseline "
+                f"{_mm(st.base)} (PR needs <= -{float(pr_down) * 100:.0f}%)"
+                + (
+                    f" and {_pct_s(st.pct_nadir)} vs nadir {_mm(st.nadir)} (PD needs "
+                    f">= +{float(pd_up) * 100:.0f}% and a {_mm(abs_min)} rise)"
+                    if st.pct_nadir is not None and not st.sum_up
+                    else ""
+                )
+            )
+        st.reasons.append("Neither CR, PR nor PD: stable disease")
+        if st.steroid_up:
+            st.flags.append(
+                "corticosteroid dose increased: scored SD because a steroid increase "
+                "alone is not PD, but RANO-BM lists 'stable/decreased' steroids for SD "
+                "- manual review"
+            )
+
+    def nt_status(self, i: int, nt: str) -> str:
         les = self.by_id[i].get(nt)
         if les is None:
             return "not_assessed"
@@ -692,7 +778,45 @@ def evaluate(
         else parse_record(timepoints_record)
     )
     eng = _Engine(rec, cfg)
-    tps = rec.timepoints
+    history, last = _walk(eng)
+    cur = history[-1]
+    assert cur.category is not None
+    vol = _volumetric(eng)
+    return ResponseResult(
+        category=cur.category,
+        provisional=cur.provisional,
+        baseline_sum_mm=history[0].sum_mm,
+        nadir_sum_mm=float(last["nadir"]),
+        current_sum_mm=cur.sum_mm,
+        targets=_target_rows(eng, last),
+        reasons=cur.reasons,
+        source=cfg.source_label,
+        assessed_date=cur.date,
+        baseline_date=rec.timepoints[0].date,
+        pct_vs_baseline=cur.pct_vs_baseline,
+        pct_vs_nadir=cur.pct_vs_nadir,
+        pd_date=last["pd_date"],
+        non_targets=_non_target_rows(eng),
+        new_lesions=[
+            NewLesion(
+                id=lid, first_seen=rec.timepoints[last["seen"][lid]].date,
+                current_mm=les.longest_diameter_mm, equivocal=les.equivocal,
+            )
+            for lid, les in last["new_now"]
+        ],
+        history=history,
+        flags_for_review=_summary_flags(eng, history, vol is not None),
+        volumetric=vol,
+        options=dict(cfg.options),
+        thresholds=cfg.as_dict()["thresholds"],
+        references=_references(rec),
+        warnings=[f"{k}: unknown field, ignored" for k in unknown_fields(rec)],
+    )
+
+
+def _walk(eng: _Engine) -> tuple[list[TimepointResult], dict[str, Any]]:
+    """Assess every follow-up in date order; PD ends the assessment (later ones informative)."""
+    tps = eng.tps
     history: list[TimepointResult] = [
         TimepointResult(
             date=tps[0].date, days_from_baseline=0, sum_mm=float(eng.sum_at(0)),
@@ -731,13 +855,17 @@ def evaluate(
                 flags_for_review=_dedup(last["flags"]),
             )
         )
-    n = len(tps) - 1
+    return history, last
+
+
+def _target_rows(eng: _Engine, last: dict[str, Any]) -> list[TargetLesion]:
+    n = len(eng.tps) - 1
     nadir_idx = last["nadir_idx"]
-    targets = []
+    rows = []
     for t in eng.targets:
         hist = [float(eng.by_id[k][t].longest_diameter_mm) for k in range(n + 1)]
         b = exact(eng.by_id[0][t].longest_diameter_mm)
-        targets.append(
+        rows.append(
             TargetLesion(
                 id=t,
                 baseline_mm=float(b),
@@ -751,71 +879,46 @@ def evaluate(
                 history_mm=hist,
             )
         )
-    non_targets = [
+    return rows
+
+
+def _non_target_rows(eng: _Engine) -> list[NonTargetLesion]:
+    n = len(eng.tps) - 1
+    return [
         NonTargetLesion(
             id=nt,
             baseline_mm=eng.by_id[0][nt].longest_diameter_mm,
             current_mm=(
                 eng.by_id[n][nt].longest_diameter_mm if nt in eng.by_id[n] else None
             ),
-            status=eng._nt_status(n, nt),  # noqa: SLF001
+            status=eng.nt_status(n, nt),
             why_non_target=eng.non_target_why.get(nt, ""),
         )
         for nt in eng.non_targets
     ]
-    new_lesions = [
-        NewLesion(
-            id=lid, first_seen=tps[last["seen"][lid]].date,
-            current_mm=les.longest_diameter_mm, equivocal=les.equivocal,
-        )
-        for lid, les in last["new_now"]
-    ]
+
+
+def _summary_flags(eng: _Engine, history: list[TimepointResult], has_volumes: bool) -> list[str]:
+    cfg = eng.cfg
     flags = list(eng.flags)
     for h in history:
         flags += [f"{h.date}: {f}" for f in h.flags_for_review]
-    non_default = cfg.non_default_options()
-    for key, value in non_default.items():
+    for key, value in cfg.non_default_options().items():
         flags.append(
             f"option {key}={value!r} differs from the spec default "
             f"{cfg.option_specs[key].default!r} (UNCERTAIN point, {cfg.option_specs[key].spec})"
         )
-    vol = _volumetric(eng)
-    if vol is not None:
+    if has_volumes:
         spec = cfg.option_specs["volumetric_criteria"].spec
         flags.append(
             f"volumes are shown for research only: no volumetric response criteria for brain "
             f"metastases were located (UNCERTAIN, {spec}); the category uses diameters only"
         )
-    ref_ids = ["RANOBM"] + (["iRANO"] if rec.on_immunotherapy else [])
-    try:
-        from brainmets.knowledge import reference
+    return _dedup(flags)
 
-        refs = [{"id": r, "citation": reference(r).citation} for r in ref_ids]
-    except Exception:  # noqa: BLE001 - citations are decoration; never fail the result
-        refs = [{"id": r, "citation": ""} for r in ref_ids]
-    cur = history[-1]
-    assert cur.category is not None
-    return ResponseResult(
-        category=cur.category,
-        provisional=cur.provisional,
-        baseline_sum_mm=history[0].sum_mm,
-        nadir_sum_mm=float(last["nadir"]),
-        current_sum_mm=cur.sum_mm,
-        targets=targets,
-        reasons=cur.reasons,
-        source=cfg.source_label,
-        assessed_date=cur.date,
-        baseline_date=tps[0].date,
-        pct_vs_baseline=cur.pct_vs_baseline,
-        pct_vs_nadir=cur.pct_vs_nadir,
-        pd_date=last["pd_date"],
-        non_targets=non_targets,
-        new_lesions=new_lesions,
-        history=history,
-        flags_for_review=_dedup(flags),
-        volumetric=vol,
-        options=dict(cfg.options),
-        thresholds=cfg.as_dict()["thresholds"],
-        references=refs,
-        warnings=[f"{k}: unknown field, ignored" for k in unknown_fields(rec)],
-    )
+
+def _references(rec: TimepointsRecord) -> list[dict[str, str]]:
+    from brainmets.knowledge import reference
+
+    ref_ids = ["RANOBM"] + (["iRANO"] if rec.on_immunotherapy else [])
+    return [{"id": r, "citation": reference(r).citation} for r in ref_ids]
