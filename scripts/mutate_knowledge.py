@@ -27,6 +27,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,8 @@ def _plugin_args() -> tuple[str, ...]:
 
 
 _EXTRA_ARGS = _plugin_args()
+#: test paths left out of every run (``--skip-tests``, e.g. to measure without the pins)
+_SKIP_TESTS: set[str] = set()
 
 _NUMBER = re.compile(
     r"(?<![\w.:+-])[+-]?(?:\d[\d_]*)(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?(?![\w.:-])"
@@ -174,7 +177,7 @@ def find_mutants(root: Path, areas: tuple[str, ...], op: str) -> list[Mutant]:
 
 def _pytest(scratch: Path, tests: tuple[str, ...], timeout: float) -> tuple[int, float]:
     env = dict(os.environ, PYTHONPATH=str(scratch / "src"), PYTHONDONTWRITEBYTECODE="1")
-    tests = tuple(t for t in tests if (ROOT / t).exists())
+    tests = tuple(t for t in tests if (ROOT / t).exists() and t not in _SKIP_TESTS)
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
            *_EXTRA_ARGS, *tests]
     t0 = time.monotonic()
@@ -227,6 +230,10 @@ def run(mutants: list[Mutant], timeout: float, baseline: bool) -> list[tuple[Mut
     return results
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so the scratch copy is removed on kill
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--areas", nargs="+", choices=AREAS, default=list(AREAS))
@@ -241,9 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the results here")
     ap.add_argument("--rerun", type=Path,
                     help="only the mutants that survived in this earlier --json file")
+    ap.add_argument("--skip-tests", nargs="+", default=[], metavar="PATH",
+                    help="leave these test paths out (e.g. tests/knowledge)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
     args = ap.parse_args(argv)
 
+    _SKIP_TESTS.update(args.skip_tests)
+    signal.signal(signal.SIGTERM, _terminate)
     mutants = find_mutants(ROOT, tuple(args.areas), args.op)
     if args.file:
         mutants = [m for m in mutants if any(f in m.file for f in args.file)]
