@@ -252,6 +252,47 @@ def build_record(
         raise InputError(["DIRS: give the baseline scan folder and at least one follow-up"])
     scans = [load_scan_dir(f) for f in folders]
     n = len(scans)
+    dates = _scan_dates(folders, scans, dates, steroids, clinical)
+    gate = cfg.match_max_distance_mm
+    base = scans[0]
+    base_lesions = sorted(base.scan.lesions, key=lambda x: x.id)
+    tracks = [_Track(f"L{les.id}", np.array(les.centroid_mm, float), les.id, 0)
+              for les in base_lesions]
+    for t, les in zip(tracks, base_lesions, strict=True):
+        t.rows[0] = {"scan_lesion_id": les.id, "lesion": les, "distance_mm": 0.0, "overlap": None}
+    registrations: list[dict[str, Any]] = []
+    flags: list[str] = []
+    for k in range(1, n):
+        les_list = sorted(scans[k].scan.lesions, key=lambda x: x.id)
+        raw = np.array([les.centroid_mm for les in les_list], float).reshape(-1, 3)
+        ids = [les.id for les in les_list]
+        mapped, reg, ov = _to_baseline_space(base, scans[k], raw)
+        reg = {"date": dates[k].isoformat(), "folder": str(scans[k].folder), **reg}
+        if mapped is None:
+            mapped = _centroid_fallback(tracks, raw, ids, gate)
+            reg.update(method="centroid alignment (fallback)", metric=None)
+            flags.append(
+                f"{dates[k]}: registration fell back to lesion-centroid alignment "
+                f"({reg['error']}); lesion matching is less reliable - manual review"
+            )
+        registrations.append(reg)
+        _match_followup(tracks, k, les_list, mapped, ov, gate, dates[k], flags)
+    record = _record(tracks, dates, steroids, clinical, on_immunotherapy, immunotherapy_start, n)
+    tracking = {
+        "tracks": [_track_summary(t, n, dates) for t in tracks],
+        "registrations": registrations,
+        "flags_for_review": flags,
+        "match_max_distance_mm": gate,
+    }
+    return record, tracking
+
+
+def _scan_dates(
+    folders: list[Path], scans: list[Any], dates: list[dt.date] | None,
+    steroids: list[float | None] | None, clinical: list[str | None] | None,
+) -> list[dt.date]:
+    """One date per folder (given, or from lesions.json), strictly increasing."""
+    n = len(scans)
     for name, vals in (("--dates", dates), ("--steroids", steroids), ("--clinical", clinical)):
         if vals is not None and len(vals) != n:
             raise InputError([f"{name}: {len(vals)} values for {n} scan folders"])
@@ -262,7 +303,7 @@ def build_record(
                 [f"{m}/lesions.json: no 'date'; pass --dates YYYY-MM-DD,... (one per folder, "
                  "oldest first)" for m in missing]
             )
-        dates = [s.date for s in scans]  # type: ignore[misc]
+        dates = [s.date for s in scans]
     bad = [
         f"{folders[k]}: date {dates[k]} is not after {folders[k - 1]} ({dates[k - 1]}); give the "
         "folders oldest first, one scan per date"
@@ -270,95 +311,85 @@ def build_record(
     ]
     if bad:
         raise InputError(bad)
-    gate = cfg.match_max_distance_mm
-    base = scans[0]
-    tracks = [
-        _Track(f"L{les.id}", np.array(les.centroid_mm, float), les.id, 0)
-        for les in sorted(base.scan.lesions, key=lambda x: x.id)
-    ]
-    for t, les in zip(tracks, sorted(base.scan.lesions, key=lambda x: x.id), strict=True):
-        t.rows[0] = {"scan_lesion_id": les.id, "lesion": les, "distance_mm": 0.0, "overlap": None}
-    registrations: list[dict[str, Any]] = []
-    flags: list[str] = []
-    n_new = 0
-    for k in range(1, n):
-        sc = scans[k]
-        les_list = sorted(sc.scan.lesions, key=lambda x: x.id)
-        raw = np.array([les.centroid_mm for les in les_list], float).reshape(-1, 3)
-        ids = [les.id for les in les_list]
-        reg: dict[str, Any] = {"date": dates[k].isoformat(), "folder": str(sc.folder)}
-        ov: dict[tuple[int, int], int] = {}
-        if base.image is not None and sc.image is not None:
-            try:
-                tx, metric = register_rigid(base.image, sc.image)
-                inv = tx.GetInverse()
-                mapped = np.array(
-                    [_ras_to_lps(np.array(inv.TransformPoint(tuple(_ras_to_lps(p)))))
-                     for p in raw]
-                ).reshape(-1, 3)
-                reg.update(method="rigid Euler3D, Mattes MI (SimpleITK)", metric=metric)
-                reg["parameters"] = [float(x) for x in _euler_params(tx)]
-                if base.labels is not None and sc.labels is not None:
-                    ov = _overlap(base.labels, sc.labels, tx)
-            except Exception as exc:  # noqa: BLE001 - any registration failure -> fallback
-                mapped = None
-                reg["error"] = f"{type(exc).__name__}: {exc}"
-        else:
-            mapped = None
-            missing = [str(s.folder) for s in (base, sc) if s.image is None]
-            reg["error"] = "input image not found for " + ", ".join(missing)
-        if mapped is None:
-            # fallback: centroid alignment (identity, then a rigid fit on the matched pairs)
-            pairs, _ = _assign(tracks, raw, ids, {}, gate)
-            mapped = raw
-            if pairs:
-                src = np.stack([raw[j] for _, j in pairs])
-                dst = np.stack([tracks[i].pos for i, _ in pairs])
-                r, tvec = _kabsch(src, dst)
-                mapped = raw @ r.T + tvec
-            reg.update(method="centroid alignment (fallback)", metric=None)
+    return dates
+
+
+def _to_baseline_space(
+    base: Any, sc: Any, raw: np.ndarray
+) -> tuple[np.ndarray | None, dict[str, Any], dict[tuple[int, int], int]]:
+    """Follow-up centroids mapped into the baseline by rigid registration (None on failure)."""
+    reg: dict[str, Any] = {}
+    ov: dict[tuple[int, int], int] = {}
+    if base.image is None or sc.image is None:
+        missing = [str(s.folder) for s in (base, sc) if s.image is None]
+        reg["error"] = "input image not found for " + ", ".join(missing)
+        return None, reg, ov
+    try:
+        tx, metric = register_rigid(base.image, sc.image)
+        inv = tx.GetInverse()
+        mapped = np.array(
+            [_ras_to_lps(np.array(inv.TransformPoint(tuple(_ras_to_lps(p))))) for p in raw]
+        ).reshape(-1, 3)
+        reg.update(method="rigid Euler3D, Mattes MI (SimpleITK)", metric=metric)
+        reg["parameters"] = [float(x) for x in _euler_params(tx)]
+        if base.labels is not None and sc.labels is not None:
+            ov = _overlap(base.labels, sc.labels, tx)
+    # SimpleITK raises RuntimeError and others: any failure falls back to centroids (reported)
+    except Exception as exc:  # noqa: BLE001 - registration failure -> centroid fallback
+        reg["error"] = f"{type(exc).__name__}: {exc}"
+        return None, reg, {}
+    return mapped, reg, ov
+
+
+def _centroid_fallback(
+    tracks: list[_Track], raw: np.ndarray, ids: list[int], gate: float
+) -> np.ndarray:
+    """Centroid alignment: identity, then a rigid fit on the pairs matched by distance."""
+    pairs, _ = _assign(tracks, raw, ids, {}, gate)
+    if not pairs:
+        return raw
+    src = np.stack([raw[j] for _, j in pairs])
+    dst = np.stack([tracks[i].pos for i, _ in pairs])
+    r, tvec = _kabsch(src, dst)
+    return raw @ r.T + tvec
+
+
+def _match_followup(
+    tracks: list[_Track], k: int, les_list: list[Any], mapped: np.ndarray,
+    ov: dict[tuple[int, int], int], gate: float, date: dt.date, flags: list[str],
+) -> None:
+    """Assign the follow-up's lesions to tracks; the unmatched ones start new tracks."""
+    ids = [les.id for les in les_list]
+    pairs, dist = _assign(tracks, mapped, ids, ov, gate)
+    matched_f = {j for _, j in pairs}
+    for i, j in pairs:
+        tracks[i].rows[k] = {
+            "scan_lesion_id": ids[j], "lesion": les_list[j],
+            "distance_mm": round(float(dist[i, j]), 2),
+            "overlap": ov.get((tracks[i].baseline_label, ids[j]))
+            if tracks[i].baseline_label else None,
+        }
+        if tracks[i].baseline_label is None:
+            tracks[i].pos = mapped[j]
+    n_new = sum(1 for t in tracks if t.baseline_label is None)
+    for j in range(len(ids)):
+        if j in matched_f:
+            continue
+        if tracks and float(dist[:, j].min()) <= gate:
             flags.append(
-                f"{dates[k]}: registration fell back to lesion-centroid alignment "
-                f"({reg['error']}); lesion matching is less reliable - manual review"
+                f"{date}: lesion {ids[j]} lies within {gate:.0f} mm of an already matched "
+                "lesion (possible split or merge) and is tracked as new - manual review"
             )
-        registrations.append(reg)
-        pairs, dist = _assign(tracks, mapped, ids, ov, gate)
-        matched_f = {j for _, j in pairs}
-        for i, j in pairs:
-            tracks[i].rows[k] = {
-                "scan_lesion_id": ids[j], "lesion": les_list[j],
-                "distance_mm": round(float(dist[i, j]), 2),
-                "overlap": ov.get((tracks[i].baseline_label, ids[j]))
-                if tracks[i].baseline_label else None,
-            }
-            if tracks[i].baseline_label is None:
-                tracks[i].pos = mapped[j]
-        for j in range(len(ids)):
-            if j in matched_f:
-                continue
-            if tracks and float(dist[:, j].min()) <= gate:
-                flags.append(
-                    f"{dates[k]}: lesion {ids[j]} lies within {gate:.0f} mm of an already matched "
-                    "lesion (possible split or merge) and is tracked as new - manual review"
-                )
-            n_new += 1
-            flags.append(
-                f"{dates[k]}: new lesion N{n_new} ({les_list[j].longest_axial_diameter_mm:.1f} "
-                "mm) comes from automated detection; confirm it is a metastasis visible in >= 2 "
-                "projections before accepting PD"
-            )
-            t = _Track(f"N{n_new}", mapped[j], None, k)
-            t.rows[k] = {"scan_lesion_id": ids[j], "lesion": les_list[j], "distance_mm": None,
-                         "overlap": None}
-            tracks.append(t)
-    record = _record(tracks, dates, steroids, clinical, on_immunotherapy, immunotherapy_start, n)
-    tracking = {
-        "tracks": [_track_summary(t, n, dates) for t in tracks],
-        "registrations": registrations,
-        "flags_for_review": flags,
-        "match_max_distance_mm": gate,
-    }
-    return record, tracking
+        n_new += 1
+        flags.append(
+            f"{date}: new lesion N{n_new} ({les_list[j].longest_axial_diameter_mm:.1f} "
+            "mm) comes from automated detection; confirm it is a metastasis visible in >= 2 "
+            "projections before accepting PD"
+        )
+        t = _Track(f"N{n_new}", mapped[j], None, k)
+        t.rows[k] = {"scan_lesion_id": ids[j], "lesion": les_list[j], "distance_mm": None,
+                     "overlap": None}
+        tracks.append(t)
 
 
 def _euler_params(tx: Any) -> list[float]:
