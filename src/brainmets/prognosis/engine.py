@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from brainmets.model import NotComputed, Patient, PrognosticEstimate
@@ -89,65 +90,117 @@ def _evaluate_table(
         warnings.append(variant.site_warnings[site])
     conf = _lower(table.confidence, variant.site_confidence.get(site))
     refs: list[str] = list(table.references)
-
     if table.kind == "classes":
-        need = [f for i in table.all_inputs for f in missing.get(i, [])]
-        if need:
-            return NotComputed(index=table.id, reason=_missing_reason(need, patient), missing=need)
-        for rule in variant.rules:
-            if all(cond.matches(values[name]) for name, cond in rule.when):
-                refs.append(rule.ref)
-                return PrognosticEstimate(
-                    index=table.id, score=None, group=rule.label,
-                    median_survival_months=rule.median, source=table.source,
-                    confidence=conf, warnings=warnings,
-                    reference_ids=list(dict.fromkeys(refs)),
-                )
-        raise AssertionError(f"{table.id}: no rule matched")  # tables end with a catch-all
-
-    points: dict[str, float] = {}
-    need: list[str] = []
-    outside: list[str] = []
-    alt_bands: list[tuple[str, Band]] = []
-    for f in variant.factors:
-        v = values[f.input]
-        if v is None:
-            if f.if_missing_points is not None:
-                points[f.name] = f.if_missing_points
-                if f.if_missing_warning:
-                    warnings.append(f.if_missing_warning)
-                continue
-            need.extend(missing.get(f.input, [f.input]))
-            continue
-        band = _band_for(f.bands, v)
-        if band is None:
-            outside.append(f"{FIELD_OF.get(f.input, f.input)} = {v}")
-            continue
-        points[f.name] = band.points
-        refs.append(band.ref)
-        warnings.extend(notes.get(f.input, []))
-        if band.warn_at is None or v == band.warn_at:
-            conf = _lower(conf, band.confidence)
-            if band.warning:
-                if band.alt_points is not None:
-                    alt_bands.append((f.name, band))
-                else:
-                    warnings.append(band.warning)
-    need = list(dict.fromkeys(need))
-    if need:
-        return NotComputed(index=table.id, reason=_missing_reason(need, patient), missing=need)
-    if outside:
+        return _evaluate_classes(table, variant, patient, values, missing, conf, warnings, refs)
+    sc = _score_factors(variant, values, missing, notes, conf, warnings, refs)
+    if sc.need:
+        return NotComputed(
+            index=table.id, reason=_missing_reason(sc.need, patient), missing=sc.need
+        )
+    if sc.outside:
         return NotComputed(
             index=table.id,
-            reason="value outside the index's table: " + ", ".join(outside),
+            reason="value outside the index's table: " + ", ".join(sc.outside),
             missing=[],
         )
-    score = sum(points.values())
+    score = sum(sc.points.values())
     group = variant.group_for(score)
     if group is None:  # cannot happen: load-time check covers every reachable score
         raise AssertionError(f"{table.id}: score {score} has no group")
     refs.append(group.ref)
-    conf = _lower(conf, group.confidence)
+    conf = _lower(sc.conf, group.confidence)
+    alternatives = _alternatives(variant, group, score, sc.alt_bands, warnings)
+    iqr = None
+    if group.p25 is not None and group.p75 is not None:
+        iqr = (group.p25, group.p75)
+    elif group.p25 is not None:
+        warnings.append(
+            f"25th-75th percentile: {group.p25:g} months to not given (the source gives no "
+            "75th percentile for this group)."
+        )
+    return PrognosticEstimate(
+        index=table.id,
+        score=score,
+        group=group.label,
+        median_survival_months=group.median,
+        iqr_months=iqr,
+        source=table.source,
+        confidence=conf,
+        warnings=list(dict.fromkeys(warnings)),
+        points=sc.points,
+        alternatives=alternatives,
+        reference_ids=list(dict.fromkeys(refs)),
+    )
+
+
+def _evaluate_classes(
+    table: IndexTable, variant: Variant, patient: Patient, values: dict[str, Any],
+    missing: dict[str, list[str]], conf: str, warnings: list[str], refs: list[str],
+) -> PrognosticEstimate | NotComputed:
+    """A class index (RPA): the first rule whose conditions all hold."""
+    need = [f for i in table.all_inputs for f in missing.get(i, [])]
+    if need:
+        return NotComputed(index=table.id, reason=_missing_reason(need, patient), missing=need)
+    for rule in variant.rules:
+        if all(cond.matches(values[name]) for name, cond in rule.when):
+            refs.append(rule.ref)
+            return PrognosticEstimate(
+                index=table.id, score=None, group=rule.label,
+                median_survival_months=rule.median, source=table.source,
+                confidence=conf, warnings=warnings,
+                reference_ids=list(dict.fromkeys(refs)),
+            )
+    raise AssertionError(f"{table.id}: no rule matched")  # tables end with a catch-all
+
+
+@dataclass
+class _Scored:
+    points: dict[str, float]
+    need: list[str]
+    outside: list[str]
+    alt_bands: list[tuple[str, Band]]
+    conf: str
+
+
+def _score_factors(
+    variant: Variant, values: dict[str, Any], missing: dict[str, list[str]],
+    notes: dict[str, list[str]], conf: str, warnings: list[str], refs: list[str],
+) -> _Scored:
+    """Points per factor; the authors' missing-data rules; values outside every band."""
+    sc = _Scored(points={}, need=[], outside=[], alt_bands=[], conf=conf)
+    for f in variant.factors:
+        v = values[f.input]
+        if v is None:
+            if f.if_missing_points is not None:
+                sc.points[f.name] = f.if_missing_points
+                if f.if_missing_warning:
+                    warnings.append(f.if_missing_warning)
+                continue
+            sc.need.extend(missing.get(f.input, [f.input]))
+            continue
+        band = _band_for(f.bands, v)
+        if band is None:
+            sc.outside.append(f"{FIELD_OF.get(f.input, f.input)} = {v}")
+            continue
+        sc.points[f.name] = band.points
+        refs.append(band.ref)
+        warnings.extend(notes.get(f.input, []))
+        if band.warn_at is None or v == band.warn_at:
+            sc.conf = _lower(sc.conf, band.confidence)
+            if band.warning:
+                if band.alt_points is not None:
+                    sc.alt_bands.append((f.name, band))
+                else:
+                    warnings.append(band.warning)
+    sc.need = list(dict.fromkeys(sc.need))
+    return sc
+
+
+def _alternatives(
+    variant: Variant, group: Any, score: float, alt_bands: list[tuple[str, Band]],
+    warnings: list[str],
+) -> list[dict[str, Any]]:
+    """Alternative scorings (uncertain bands) and alternative survival figures of the group."""
     alternatives: list[dict[str, Any]] = []
     for fname, band in alt_bands:
         alt_score = score - band.points + (band.alt_points or 0.0)
@@ -171,27 +224,7 @@ def _evaluate_table(
             "kind": "alternative_survival", "median_survival_months": a.median,
             "reference_id": a.ref, "label": a.label,
         })
-    iqr = None
-    if group.p25 is not None and group.p75 is not None:
-        iqr = (group.p25, group.p75)
-    elif group.p25 is not None:
-        warnings.append(
-            f"25th-75th percentile: {group.p25:g} months to not given (the source gives no "
-            "75th percentile for this group)."
-        )
-    return PrognosticEstimate(
-        index=table.id,
-        score=score,
-        group=group.label,
-        median_survival_months=group.median,
-        iqr_months=iqr,
-        source=table.source,
-        confidence=conf,
-        warnings=list(dict.fromkeys(warnings)),
-        points=points,
-        alternatives=alternatives,
-        reference_ids=list(dict.fromkeys(refs)),
-    )
+    return alternatives
 
 
 def evaluate(patient: Patient) -> tuple[list[PrognosticEstimate], list[NotComputed]]:
