@@ -21,7 +21,9 @@ from brainmets._version import __version__
 from brainmets.service.api import InvalidRecord, invalid_response
 from brainmets.service.api import router as api_router
 from brainmets.service.audit import AuditMiddleware
+from brainmets.service.docs import document_responses, mount_docs
 from brainmets.service.jobs import JobRunner, ScanFn
+from brainmets.service.security import AuthLimiter, redact_paths
 from brainmets.service.settings import Settings
 from brainmets.store.db import Store, open_store
 
@@ -33,6 +35,7 @@ def create_app(
     store: Store | None = None,
     settings: Settings | None = None,
     scan_fn: ScanFn | None = None,
+    limiter: AuthLimiter | None = None,
 ) -> FastAPI:
     """Build the app; the registry is migrated and unfinished scan jobs re-queued at start."""
     settings = settings or Settings()
@@ -52,15 +55,18 @@ def create_app(
         summary="Brain-metastases decision support: registry, assessment, imaging, reports "
         "(not a medical device).",
         lifespan=lifespan,
+        docs_url=None,  # served offline by mount_docs (no CDN)
+        redoc_url=None,
     )
     app.state.store = store
     app.state.settings = settings
     app.state.jobs = JobRunner(store, scan_fn, settings.scan_workers)
     app.state.deid_salt = _salt(store)
+    app.state.limiter = limiter or AuthLimiter()
 
     @app.exception_handler(InvalidRecord)
     async def _invalid(_request: Request, exc: InvalidRecord) -> JSONResponse:
-        return invalid_response(exc.messages)
+        return invalid_response([redact_paths(m) for m in exc.messages])
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -76,11 +82,12 @@ def create_app(
     async def _http(request: Request, exc: HTTPException):  # noqa: ANN202
         if exc.status_code == 401 and not request.url.path.startswith("/api"):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return JSONResponse({"detail": exc.detail}, exc.status_code,
+        detail = redact_paths(exc.detail) if isinstance(exc.detail, str) else exc.detail
+        return JSONResponse({"detail": detail}, exc.status_code,
                             headers=getattr(exc, "headers", None))
 
     app.add_middleware(AuditMiddleware, store=store, max_body=settings.max_upload_bytes + 2**20,
-                       max_mb=settings.max_upload_mb)
+                       max_mb=settings.max_upload_mb, hsts=settings.secure_cookies)
 
     @app.get("/health", summary="Liveness (no token needed)")
     def health() -> dict[str, Any]:
@@ -93,6 +100,8 @@ def create_app(
 
     app.include_router(ui_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    mount_docs(app)
+    document_responses(app)
     return app
 
 

@@ -1,7 +1,12 @@
 """Audit + limits middleware (pure ASGI): one audit-log row per request touching patient data
 (who, what, when, outcome), written *before* the response leaves the server, so no read or
 write reaches a client unaudited. Rows hold the route, registry ids and status only: never PHI.
-The same middleware refuses oversized uploads early and adds security headers."""
+
+Every refused credential (missing or wrong token on a patient route, a wrong token or failed
+login anywhere, a rate-limited address) is audited with outcome ``unauthenticated`` or
+``rate_limited`` (never ``ok``, even when the UI answers with a redirect to the login page) and
+the client address in the resource column. The same middleware refuses oversized uploads early
+and adds the security headers of :mod:`brainmets.service.security` (CSP on every response)."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 
+from brainmets.service.security import HSTS, SECURITY_HEADERS, client_address
 from brainmets.store import repo
 
 log = logging.getLogger("brainmets.service")
@@ -19,22 +25,25 @@ log = logging.getLogger("brainmets.service")
 AUDITED_PREFIXES = ("/api/patients", "/api/jobs", "/patients")
 ACTIONS = {"GET": "read", "HEAD": "read", "POST": "create", "PUT": "update", "DELETE": "delete",
            "PATCH": "update"}
-SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"DENY")]
+
+
+def _refused(scope: dict) -> bool:
+    return bool((scope.get("state") or {}).get("auth_refused"))
 
 
 def outcome_for(status: int) -> str:
     if status < 400:
         return "ok"
-    return {401: "unauthenticated", 403: "denied", 404: "not_found", 409: "conflict",
-            413: "invalid", 415: "invalid", 422: "invalid", 400: "invalid"}.get(
+    return {401: "unauthenticated", 429: "rate_limited", 403: "denied", 404: "not_found",
+            409: "conflict", 413: "invalid", 415: "invalid", 422: "invalid", 400: "invalid"}.get(
         status, "error" if status >= 500 else "invalid")
 
 
 class AuditMiddleware:
-    def __init__(self, app: Any, store: Any, max_body: int, max_mb: int) -> None:
+    def __init__(self, app: Any, store: Any, max_body: int, max_mb: int,
+                 hsts: bool = False) -> None:
         self.app, self.store, self.max_body, self.max_mb = app, store, max_body, max_mb
+        self.headers = SECURITY_HEADERS + ([HSTS] if hsts else [])
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -43,7 +52,8 @@ class AuditMiddleware:
         length = Headers(scope=scope).get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
             resp = JSONResponse(
-                {"detail": f"file: larger than the {self.max_mb} MB upload limit"}, 413)
+                {"detail": f"file: larger than the {self.max_mb} MB upload limit"}, 413,
+                headers=dict(self.headers))
             await resp(scope, receive, send)
             return
         path: str = scope["path"]
@@ -54,12 +64,12 @@ class AuditMiddleware:
             nonlocal sent
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                for k, v in SECURITY_HEADERS:
-                    if k.decode() not in headers:
-                        headers.append(k.decode(), v.decode())
+                for k, v in self.headers:
+                    if k not in headers:
+                        headers.append(k, v)
                 if path.startswith(("/api/patients", "/patients", "/api/jobs")):
                     headers["cache-control"] = "no-store"
-                if audited:
+                if audited or _refused(scope):
                     await anyio.to_thread.run_sync(self._write, scope, message["status"])
                 sent = True
             await send(message)
@@ -67,7 +77,7 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, wrapped_send)
         except BaseException:
-            if audited and not sent:
+            if (audited or _refused(scope)) and not sent:
                 await anyio.to_thread.run_sync(self._write, scope, 500)
             raise
 
@@ -79,9 +89,14 @@ class AuditMiddleware:
             pid = (scope.get("path_params") or {}).get("pid")
         method = scope["method"]
         action = state.get("audit_action") or ACTIONS.get(method, method.lower())
+        resource, outcome = f"{method} {scope['path']}", outcome_for(status)
+        refused = state.get("auth_refused")
+        if refused:  # who knocked: the client address (the user is unknown)
+            outcome = "rate_limited" if refused == "rate_limited" else "unauthenticated"
+            resource = f"{resource[:200]} [client {client_address(scope)}: {refused}]"
         try:
             with self.store.session() as s:
-                repo.audit(s, user, action, f"{method} {scope['path']}", outcome_for(status),
+                repo.audit(s, user, action, resource, outcome,
                            status, pid if isinstance(pid, str) and len(pid) <= 32 else None)
         except Exception:  # never silent: log loudly (ids and route only, no PHI)
             log.exception("audit write failed for %s %s", method, scope["path"])

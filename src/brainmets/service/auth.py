@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from brainmets.service.security import AuthLimiter, RateLimited, client_address
 from brainmets.store import repo
 from brainmets.store.models import Patient, User
 
@@ -32,6 +33,39 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == host
 
 
+def _limiter(request: Request) -> AuthLimiter | None:
+    return getattr(request.app.state, "limiter", None)
+
+
+def refuse(request: Request, reason: str) -> None:
+    """Mark the request as an authentication refusal (audited with the client address)."""
+    request.state.auth_refused = reason
+
+
+def authenticate(request: Request, token: str) -> User:
+    """Look a presented token up, rate-limited per client address.
+
+    Raises :class:`RateLimited` (429) while the address is locked out and :class:`AuthError`
+    (401) for an unknown or revoked token; both are audited as refusals.
+    """
+    limiter = _limiter(request)
+    addr = client_address(request)
+    if limiter is not None:
+        try:
+            limiter.check(addr)
+        except RateLimited:
+            refuse(request, "rate_limited")
+            raise
+    with request.app.state.store.session() as s:
+        user = repo.user_by_token(s, token)
+    if user is None:
+        refuse(request, "invalid_token")
+        if limiter is not None:
+            limiter.failure(addr)
+        raise AuthError()
+    return user
+
+
 def current_user(
     request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> User:
@@ -42,12 +76,9 @@ def current_user(
         token = request.cookies.get(COOKIE)
         via_cookie = token is not None
     if not token:
+        refuse(request, "no_token")
         raise AuthError()
-    store = request.app.state.store
-    with store.session() as s:
-        user = repo.user_by_token(s, token)
-    if user is None:
-        raise AuthError()
+    user = authenticate(request, token)
     request.state.user = user
     if via_cookie and request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin(
         request

@@ -139,9 +139,17 @@ def login_page(request: Request, next: str = "/patients") -> HTMLResponse:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, token: str = Form(...), next: str = Form("/patients")) -> Response:
-    with request.app.state.store.session() as s:
-        user = repo.user_by_token(s, token.strip())
-    if user is None:
+    from brainmets.service.auth import AuthError, authenticate
+    from brainmets.service.security import RateLimited
+
+    request.state.audit_action = "login"  # failures audited with the client address
+    try:
+        authenticate(request, token.strip())
+    except RateLimited as exc:
+        resp = _render(request, "login.html", 429, next=next, error=str(exc.detail), user=None)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    except AuthError:
         return _render(request, "login.html", 401, next=next, error="Unknown or revoked token.",
                        user=None)
     safe = next.startswith("/") and not next.startswith(("//", "/\\")) and "\\" not in next

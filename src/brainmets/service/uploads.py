@@ -4,6 +4,22 @@ An upload is streamed into a private temporary folder under the data directory, 
 (NIfTI header and data, or a zip holding exactly one DICOM series), and only then moved into
 place by the caller in the same step as the database row, so a rejected or failed upload leaves
 nothing half-stored.
+
+Resource ceilings are decided *before* anything is allocated:
+
+* NIfTI: the header alone gives the shape and voxel type; more than ``MAX_VOXELS`` voxels
+  (512³ by default, ``BRAINMETS_MAX_VOXELS``) or more decoded bytes than the unpacked-size limit
+  is refused (422) before a byte of image data is read. The data (gzip or plain) is then read as
+  a stream in ``CHUNK`` pieces, never more than the header's size: peak memory is one chunk.
+* Zip of DICOM: sizes come from the central directory: the total unpacked size, and each
+  member's size (a single-frame slice is at most ``max_dim``² × 4 bytes plus
+  ``DICOM_HEADER_SLACK``). Members are streamed to disk with the same cap and only their
+  headers are parsed.
+
+NaN/Inf policy: a volume holding **any** NaN or infinite voxel value is refused at upload with
+422 (the detector's intensity statistics are undefined on them, and replacing them would alter
+the image); the message says how to fix it. Nothing is accepted that the scan job would later
+fail on for this reason.
 """
 
 from __future__ import annotations
@@ -11,18 +27,33 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import shutil
 import struct
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from brainmets.errors import BrainmetsError
+from brainmets.service.security import redact_paths
 from brainmets.service.settings import Settings
 
 CHUNK = 1024 * 1024
+DATA_CHUNK = 8 * 1024 * 1024  # bytes of image data checked at a time (bounded memory)
+DICOM_HEADER_SLACK = 8 * 1024 * 1024
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+MAX_VOXELS = _env_int("BRAINMETS_MAX_VOXELS", 512**3)
 
 
 class UploadError(BrainmetsError):
@@ -85,7 +116,8 @@ def stage_upload(src: BinaryIO, tmp_root: Path, settings: Settings) -> Staged:
                 with gzip.open(raw, "rb") as g:
                     head = g.read(540)
             except (OSError, EOFError) as exc:
-                raise UploadError(422, f"file: corrupt gzip data ({exc})") from None
+                raise UploadError(422, f"file: corrupt gzip data ({redact_paths(str(exc))})"
+                                  ) from None
             if not _nifti_header_ok(head):
                 raise UploadError(415, "file: gzip file does not hold a NIfTI image")
             target = folder / "input.nii.gz"
@@ -112,18 +144,37 @@ def stage_upload(src: BinaryIO, tmp_root: Path, settings: Settings) -> Staged:
         raise
     except Exception as exc:  # anything unexpected: still nothing half-stored
         shutil.rmtree(folder, ignore_errors=True)
-        raise UploadError(422, f"file: could not be read ({type(exc).__name__})") from exc
+        raise UploadError(422, f"file: could not be read ({type(exc).__name__})") from None
 
 
-def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
+def _read_header(path: Path) -> object:
+    """The NIfTI-1/2 header (nibabel) read from the first bytes only (gzip or plain)."""
     import nibabel as nib
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            head = f.read(540)
+        cls = nib.Nifti1Header if _nifti_header_ok(head[:348]) and head[344:347] in (
+            b"n+1", b"ni1") else nib.Nifti2Header
+        return cls.from_fileobj(io.BytesIO(head), check=False)
+    except (OSError, EOFError, ValueError, nib.spatialimages.HeaderDataError) as exc:
+        raise UploadError(422, f"file: not a readable NIfTI header ({redact_paths(str(exc))})"
+                          ) from None
+
+
+def _check_header(hdr: object, settings: Settings) -> tuple[tuple[int, ...], object, int]:
+    """Shape, voxel dtype and data offset, refused before any allocation when too big."""
     import numpy as np
 
     try:
-        img = nib.load(str(path))
-        shape = tuple(int(d) for d in img.shape)
-    except Exception as exc:
-        raise UploadError(422, f"file: not a readable NIfTI image ({exc})") from None
+        shape = tuple(int(d) for d in hdr.get_data_shape())  # type: ignore[attr-defined]
+        dtype = np.dtype(hdr.get_data_dtype())  # type: ignore[attr-defined]
+        offset = int(hdr.get_data_offset())  # type: ignore[attr-defined]
+        zooms = np.asarray(hdr.get_zooms()[:3], dtype=float)  # type: ignore[attr-defined]
+        aff = np.asarray(hdr.get_best_affine(), dtype=float)  # type: ignore[attr-defined]
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise UploadError(422, f"file: invalid NIfTI header ({redact_paths(str(exc))})") from None
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
     if len(shape) != 3:
@@ -134,27 +185,64 @@ def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
             f"file: volume shape {list(shape)} outside the accepted "
             f"{settings.min_dim}-{settings.max_dim} voxels per axis",
         )
-    zooms = np.asarray(img.header.get_zooms()[:3], dtype=float)
+    if dtype.kind not in "biuf" or dtype.fields is not None:
+        raise UploadError(422, f"file: unsupported voxel type {dtype}")
+    n_vox = shape[0] * shape[1] * shape[2]
+    nbytes = n_vox * dtype.itemsize
+    if n_vox > MAX_VOXELS or nbytes > settings.max_unzipped_bytes:
+        raise UploadError(
+            422, f"file: volume of {n_vox:,} voxels × {dtype.itemsize} bytes "
+            f"({nbytes / 2**20:,.0f} MB) exceeds the limit of {MAX_VOXELS:,} voxels and "
+            f"{settings.max_unzipped_mb} MB decoded")
     if not np.all(np.isfinite(zooms)) or np.any(zooms <= 0) or np.any(zooms > 20):
         raise UploadError(422, f"file: implausible voxel size {zooms.tolist()} mm")
-    aff = np.asarray(img.affine, dtype=float)
     if not np.all(np.isfinite(aff)) or abs(np.linalg.det(aff[:3, :3])) < 1e-9:
         raise UploadError(422, "file: the NIfTI affine is not a valid (invertible) matrix")
+    slope, inter = (getattr(hdr, "get_slope_inter", lambda: (None, None))())
+    for name, v in (("scl_slope", slope), ("scl_inter", inter)):
+        if v is not None and not np.isfinite(v):
+            raise UploadError(422, f"file: header {name} is {v} (not finite)")
+    return shape, dtype, offset
+
+
+def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
+    """Header checks, then a streamed read of the data (bounded memory, capped length)."""
+    import numpy as np
+
+    shape, dtype, offset = _check_header(_read_header(path), settings)
+    nbytes = shape[0] * shape[1] * shape[2] * dtype.itemsize  # type: ignore[attr-defined]
+    opener = gzip.open if path.suffix == ".gz" else open
+    step = DATA_CHUNK - DATA_CHUNK % dtype.itemsize  # type: ignore[attr-defined]
+    bad = 0
     try:
-        data = np.asanyarray(img.dataobj)
-    except Exception as exc:  # truncated or corrupt data
-        raise UploadError(422, f"file: image data could not be read ({exc})") from None
-    if data.dtype.kind not in "biuf":
-        raise UploadError(422, f"file: unsupported voxel type {data.dtype}")
-    if not np.isfinite(data).any():
-        raise UploadError(422, "file: the image holds no finite voxel values")
+        with opener(path, "rb") as f:
+            f.seek(offset) if opener is open else f.read(offset)
+            left = nbytes
+            while left > 0:
+                chunk = f.read(min(step, left))  # never more than the header promises
+                if not chunk:
+                    break
+                left -= len(chunk)
+                if dtype.kind == "f":  # type: ignore[attr-defined]
+                    usable = len(chunk) - len(chunk) % dtype.itemsize  # type: ignore[attr-defined]
+                    arr = np.frombuffer(chunk[:usable], dtype=dtype)
+                    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+                    if bad:
+                        break
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UploadError(422, f"file: image data could not be read "
+                          f"({redact_paths(str(exc))})") from None
+    if bad:
+        raise UploadError(
+            422, "file: the volume holds NaN or infinite voxel values; volumes with any "
+            "non-finite voxel are refused (re-export the image with finite values)")
+    if left > 0:
+        raise UploadError(
+            422, f"file: image data truncated ({nbytes - left:,} of {nbytes:,} bytes present)")
     return shape
 
 
 def _stage_dicom_zip(raw: Path, folder: Path, settings: Settings) -> Staged:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     try:
         zf = zipfile.ZipFile(raw)
     except zipfile.BadZipFile:
@@ -177,40 +265,26 @@ def _stage_dicom_zip(raw: Path, folder: Path, settings: Settings) -> Staged:
             raise UploadError(
                 413, f"file: unpacks to more than the {settings.max_unzipped_mb} MB limit"
             )
+        per_file = settings.max_dim**2 * 4 + DICOM_HEADER_SLACK  # one single-frame slice
+        for i, m in enumerate(members):  # decided from the central directory, before reading
+            if m.file_size > per_file:
+                raise UploadError(
+                    413, f"file: zip member {i + 1} unpacks to {m.file_size / 2**20:,.0f} MB, "
+                    f"more than a {settings.max_dim}×{settings.max_dim} DICOM slice can hold "
+                    f"({per_file / 2**20:,.0f} MB)")
         out_dir = folder / "dicom"
         out_dir.mkdir()
         series: set[str] = set()
         shape: tuple[int, ...] = ()
-        written = 0
         for i, m in enumerate(members):
             # member names are never used as paths (no traversal); sizes are re-checked as read
-            try:
-                data = zf.read(m)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-                raise UploadError(422, f"file: zip member {i + 1} is corrupt ({exc})") from None
-            written += len(data)
-            if written > settings.max_unzipped_bytes:
-                raise UploadError(413, "file: unpacked size exceeds the limit")
-            try:
-                ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-            except (InvalidDicomError, Exception):
-                raise UploadError(
-                    422, f"file: zip member {i + 1} ({Path(m.filename).name!r}) is not DICOM"
-                ) from None
-            uid = getattr(ds, "SeriesInstanceUID", None)
-            if uid is None or getattr(ds, "Rows", None) is None:
-                raise UploadError(
-                    422, f"file: zip member {i + 1} is not a DICOM image (no series or rows)"
-                )
-            if getattr(ds, "ImagePositionPatient", None) is None:
-                raise UploadError(
-                    422, f"file: zip member {i + 1} has no ImagePositionPatient (not 3-D MRI)"
-                )
-            series.add(str(uid))
+            target = out_dir / f"{i:05d}.dcm"
+            _extract_capped(zf, m, target, per_file, i)
+            ds = _dicom_header(target, m, i)
+            series.add(str(ds.SeriesInstanceUID))
             if len(series) > 1:
                 raise UploadError(422, "file: the zip holds more than one DICOM series")
             shape = (int(ds.Rows), int(ds.Columns))
-            (out_dir / f"{i:05d}.dcm").write_bytes(data)
         n = len(members)
         if n < settings.min_dim:
             raise UploadError(
@@ -218,4 +292,45 @@ def _stage_dicom_zip(raw: Path, folder: Path, settings: Settings) -> Staged:
             )
         if max(shape) > settings.max_dim or min(shape) < settings.min_dim:
             raise UploadError(422, f"file: DICOM image size {list(shape)} outside accepted range")
+        if n * shape[0] * shape[1] > MAX_VOXELS:
+            raise UploadError(422, f"file: {n} slices of {shape[0]}×{shape[1]} exceed the limit "
+                              f"of {MAX_VOXELS:,} voxels")
         return Staged(folder, "dicom", "", 0, (*shape, n), n_files=n)
+
+
+def _extract_capped(zf: zipfile.ZipFile, m: zipfile.ZipInfo, target: Path, cap: int,
+                    i: int) -> None:
+    """Stream one member to disk, refusing it as soon as it passes ``cap`` bytes."""
+    written = 0
+    try:
+        with zf.open(m) as src, target.open("wb") as out:
+            while chunk := src.read(CHUNK):
+                written += len(chunk)
+                if written > cap:
+                    raise UploadError(413, f"file: zip member {i + 1} unpacks beyond its "
+                                      "declared size limit")
+                out.write(chunk)
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, zlib.error) as exc:
+        raise UploadError(422, f"file: zip member {i + 1} is corrupt "
+                          f"({redact_paths(str(exc))})") from None
+
+
+def _dicom_header(path: Path, m: zipfile.ZipInfo, i: int) -> object:
+    """Parse one slice's header (no pixel data); it must be a 3-D-positioned DICOM image."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # pydicom raises many types on garbage: all mean "not DICOM"
+        raise UploadError(
+            422, f"file: zip member {i + 1} ({Path(m.filename).name!r}) is not DICOM"
+        ) from None
+    if getattr(ds, "SeriesInstanceUID", None) is None or getattr(ds, "Rows", None) is None:
+        raise UploadError(
+            422, f"file: zip member {i + 1} is not a DICOM image (no series or rows)"
+        )
+    if getattr(ds, "ImagePositionPatient", None) is None:
+        raise UploadError(
+            422, f"file: zip member {i + 1} has no ImagePositionPatient (not 3-D MRI)"
+        )
+    return ds
