@@ -64,6 +64,8 @@ def _plugin_args() -> tuple[str, ...]:
 _EXTRA_ARGS = _plugin_args()
 #: test paths left out of every run (``--skip-tests``, e.g. to measure without the pins)
 _SKIP_TESTS: set[str] = set()
+#: where pytest runs (the repository, or the ``--rev`` copy)
+_RUN_DIR: list[Path] = [ROOT]
 
 _NUMBER = re.compile(
     r"(?<![\w.:+-])[+-]?(?:\d[\d_]*)(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?(?![\w.:-])"
@@ -177,22 +179,30 @@ def find_mutants(root: Path, areas: tuple[str, ...], op: str) -> list[Mutant]:
 
 def _pytest(scratch: Path, tests: tuple[str, ...], timeout: float) -> tuple[int, float]:
     env = dict(os.environ, PYTHONPATH=str(scratch / "src"), PYTHONDONTWRITEBYTECODE="1")
-    tests = tuple(t for t in tests if (ROOT / t).exists() and t not in _SKIP_TESTS)
+    tests = tuple(t for t in tests if (_RUN_DIR[0] / t).exists() and t not in _SKIP_TESTS)
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider",
            *_EXTRA_ARGS, *tests]
     t0 = time.monotonic()
     try:
-        rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        rc = subprocess.run(cmd, cwd=_RUN_DIR[0], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, timeout=timeout).returncode
     except subprocess.TimeoutExpired:
         rc = -1
     return rc, time.monotonic() - t0
 
 
-def _make_scratch() -> Path:
+def _make_scratch(rev: str | None) -> Path:
+    """``src/`` of the working tree (tests run from the repository), or with ``rev`` the
+    whole repository at that commit (tests run from the copy: a before/after measurement)."""
     scratch = Path(tempfile.mkdtemp(prefix="brainmets-mutate-"))
-    shutil.copytree(ROOT / "src", scratch / "src",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    if rev:
+        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive, check=True)
+        _RUN_DIR[0] = scratch
+    else:
+        shutil.copytree(ROOT / "src", scratch / "src",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = dict(os.environ, PYTHONPATH=str(scratch / "src"))
     where = subprocess.run([sys.executable, "-c", "import brainmets; print(brainmets.__file__)"],
                            env=env, capture_output=True, text=True, cwd=ROOT).stdout.strip()
@@ -201,9 +211,9 @@ def _make_scratch() -> Path:
     return scratch
 
 
-def run(mutants: list[Mutant], timeout: float, baseline: bool) -> list[tuple[Mutant, str]]:
+def run(mutants: list[Mutant], scratch: Path, timeout: float,
+        baseline: bool) -> list[tuple[Mutant, str]]:
     """Run each mutant; returns (mutant, outcome) with outcome caught/survived/timeout."""
-    scratch = _make_scratch()
     results: list[tuple[Mutant, str]] = []
     try:
         if baseline:
@@ -225,8 +235,8 @@ def run(mutants: list[Mutant], timeout: float, baseline: bool) -> list[tuple[Mut
                 outcome = "error"
             results.append((m, outcome))
             print(f"[{i}/{len(mutants)}] {outcome:8s} {secs:5.1f}s {m.label}", flush=True)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    except KeyboardInterrupt:
+        print("interrupted: results so far only", flush=True)
     return results
 
 
@@ -250,12 +260,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the mutants that survived in this earlier --json file")
     ap.add_argument("--skip-tests", nargs="+", default=[], metavar="PATH",
                     help="leave these test paths out (e.g. tests/knowledge)")
+    ap.add_argument("--rev", help="test this commit (src and tests) instead of the working tree")
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated run")
     args = ap.parse_args(argv)
 
     _SKIP_TESTS.update(args.skip_tests)
     signal.signal(signal.SIGTERM, _terminate)
-    mutants = find_mutants(ROOT, tuple(args.areas), args.op)
+    scratch = _make_scratch(args.rev)
+    try:
+        return _main(args, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _main(args: argparse.Namespace, scratch: Path) -> int:
+    mutants = find_mutants(scratch, tuple(args.areas), args.op)
     if args.file:
         mutants = [m for m in mutants if any(f in m.file for f in args.file)]
     if args.rerun:
@@ -270,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             print(m.label)
         print(f"{len(mutants)} mutants")
         return 0
-    results = run(mutants, args.timeout, not args.no_baseline)
+    results = run(mutants, scratch, args.timeout, not args.no_baseline)
     caught = sum(1 for _, o in results if o in ("caught", "timeout"))
     survivors = [m for m, o in results if o not in ("caught", "timeout")]
     share = caught / len(results) if results else 1.0
