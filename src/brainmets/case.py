@@ -49,11 +49,11 @@ from brainmets.model import (
     format_errors,
     parse_patient,
 )
+from brainmets.model import Lesion as RecordLesion
 from brainmets.response.rano import ResponseResult
 
 ReviewStatus = Literal["detected", "confirmed", "rejected", "added"]
 ClinicalStatus = Literal["improved", "stable", "worse"]
-_LOCATIONS = ("supratentorial", "cerebellum", "brainstem")
 
 
 # ---------------------------------------------------------------- inputs
@@ -76,14 +76,15 @@ class LesionReview(BaseModel):
     perpendicular_diameter_mm: float | None = Field(default=None, ge=0, le=300)
     max_diameter_mm: float | None = Field(default=None, ge=0, le=300)
     location: Location | None = None
+    method: str | None = Field(default=None, description="detector | corrected | seeded | hand")
     reviewed_by: str | None = None
     reviewed_at: str | None = Field(default=None, description="ISO 8601 time of the review")
 
     def corrections(self) -> dict[str, Any]:
-        """The measurements this review sets (corrected or, for added lesions, entered)."""
-        keys = ("diameter_mm", "volume_ml", "centroid_mm", "perpendicular_diameter_mm",
-                "max_diameter_mm", "location")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        """The CONTRACT §1 lesion fields this review sets (corrected measurements, or all the
+        fields of an added lesion; clinical fields such as ``eloquent`` included)."""
+        values = {**(self.model_extra or {}), **dict(self)}
+        return {k: values[k] for k in RecordLesion.model_fields if values.get(k) is not None}
 
 
 class ScanInput(BaseModel):
@@ -126,6 +127,7 @@ class CaseLesion(BaseModel):
     found_by: list[str] = Field(default_factory=list)
     scan: ScanRef | None = None
     status: ReviewStatus | None = Field(default=None, description="review status (scan lesions)")
+    method: str | None = Field(default=None, description="detector | corrected | seeded | hand")
     corrected: list[str] = Field(default_factory=list, description="fields corrected by review")
     reviewed_by: str | None = None
     reviewed_at: str | None = None
@@ -238,7 +240,8 @@ def assess_case(
     data = dict(assessment)
     data.update(
         warnings=warnings + list(assessment.warnings),
-        lesions=pick.used, lesions_not_used=pick.not_used, lesion_source=pick.source,
+        lesions=[c.shown for c in pick.used], lesions_not_used=pick.not_used,
+        lesion_source=pick.source,
         provisional=pick.provisional, current_scan=current.ref if current else None,
         scan_findings=[_findings(sc) for sc in ordered], response=response, response_note=note,
     )
@@ -306,71 +309,76 @@ def _parse_review(
 # ---------------------------------------------------------------- lesions
 
 
+class _Cand(BaseModel):
+    """A candidate lesion: what the case shows and the CONTRACT §1 lesion it assesses."""
+
+    shown: CaseLesion
+    record: dict[str, Any]
+
+
 class _Pick(BaseModel):
-    used: list[CaseLesion] = Field(default_factory=list)
+    used: list[_Cand] = Field(default_factory=list)
     not_used: list[CaseLesion] = Field(default_factory=list)
     source: Literal["record", "scan", "review", "none"] = "none"
     provisional: bool = False
     notes: list[str] = Field(default_factory=list)
-    record_lesions: list[dict[str, Any]] | None = None  # None = scan lesions are used
 
 
 def scan_lesion_to_record(les: ScanLesion) -> dict[str, Any]:
-    """CONTRACT §3 lesion -> CONTRACT §1 lesion (diameter = longest axial diameter, RANO-BM)."""
-    item = {
-        "diameter_mm": les.longest_axial_diameter_mm,
-        "volume_ml": les.volume_ml,
-        "location": les.location if les.location in _LOCATIONS else None,
-        "max_diameter_mm": les.max_diameter_mm,
-        "perpendicular_diameter_mm": les.perpendicular_diameter_mm,
-        "centroid_mm": list(les.centroid_mm),
-        "enhancement": les.enhancement,
-    }
-    return {k: v for k, v in item.items() if v is not None}
+    """CONTRACT §3 lesion -> CONTRACT §1 lesion (see :meth:`ScanLesion.to_record_lesion`)."""
+    return les.to_record_lesion()
 
 
-def _case_lesion_from_scan(les: ScanLesion, scan: ScanInput,
-                           r: LesionReview | None) -> CaseLesion:
-    base = scan_lesion_to_record(les)
+def _shown(lid: str, source: Literal["record", "scan"], rec: dict[str, Any],
+           **extra: Any) -> CaseLesion:
+    keep = {k: v for k, v in rec.items() if k in CaseLesion.model_fields}
+    return CaseLesion(id=lid, source=source, **keep, **extra)
+
+
+def _review_extra(r: LesionReview | None) -> dict[str, Any]:
+    if r is None:
+        return {"status": "detected", "method": "detector"}
+    return {"status": r.status, "method": r.method, "reviewed_by": r.reviewed_by,
+            "reviewed_at": r.reviewed_at}
+
+
+def _from_scan(les: ScanLesion, scan: ScanInput, r: LesionReview | None) -> _Cand:
+    rec = les.to_record_lesion()
     fixes = r.corrections() if r is not None else {}
-    corrected = [k for k, v in fixes.items() if base.get(k) != (list(v) if isinstance(v, tuple)
-                                                                else v)]
-    base.update(fixes)
-    return CaseLesion(
-        id=f"L{les.id}", source="scan", scan=scan.ref, confidence=les.confidence,
-        found_by=list(les.found_by), status=r.status if r is not None else "detected",
-        corrected=corrected, reviewed_by=r.reviewed_by if r else None,
-        reviewed_at=r.reviewed_at if r else None,
-        **{k: v for k, v in base.items() if k in CaseLesion.model_fields},
-    )
+    corrected = [k for k, v in fixes.items()
+                 if rec.get(k) != (list(v) if isinstance(v, tuple) else v)]
+    rec.update({k: list(v) if isinstance(v, tuple) else v for k, v in fixes.items()})
+    shown = _shown(f"L{les.id}", "scan", rec, scan=scan.ref, confidence=les.confidence,
+                   found_by=list(les.found_by), corrected=corrected, **_review_extra(r))
+    return _Cand(shown=shown, record=rec)
 
 
-def _scan_lesions(current: ScanInput, reviews: dict[str, LesionReview]) -> list[CaseLesion]:
-    """The current scan's lesions with the review applied, then lesions added by hand."""
-    out = [_case_lesion_from_scan(les, current, reviews.get(f"L{les.id}"))
-           for les in current.result.lesions]
-    known = {c.id for c in out}
-    for lid, r in reviews.items():
-        if lid in known:
-            continue
-        status: ReviewStatus = "added" if r.status == "detected" else r.status
-        out.append(CaseLesion(id=lid, source="scan", scan=current.ref, status=status,
-                              corrected=list(r.corrections()), reviewed_by=r.reviewed_by,
-                              reviewed_at=r.reviewed_at, **r.corrections()))
+def _added(lid: str, r: LesionReview, scan: ScanInput | None) -> _Cand:
+    """A lesion added in review: measured on the scan (seeded) -> ``scan``; by hand ->
+    ``record`` (entered by the clinician)."""
+    rec = {k: list(v) if isinstance(v, tuple) else v for k, v in r.corrections().items()}
+    status: ReviewStatus = "added" if r.status in ("detected", "confirmed") else r.status
+    source: Literal["record", "scan"] = "scan" if r.method == "seeded" and scan else "record"
+    extra = {**_review_extra(r), "status": status}
+    return _Cand(shown=_shown(lid, source, rec, scan=scan.ref if scan else None, **extra),
+                 record=rec)
+
+
+def _scan_lesions(current: ScanInput | None, reviews: dict[str, LesionReview]) -> list[_Cand]:
+    """The current scan's lesions with the review applied, then lesions added in review."""
+    out = ([_from_scan(les, current, reviews.get(f"L{les.id}"))
+            for les in current.result.lesions] if current is not None else [])
+    known = {c.shown.id for c in out}
+    out += [_added(lid, r, current) for lid, r in reviews.items() if lid not in known]
     return out
 
 
-def _record_lesions(patient: Patient) -> list[tuple[CaseLesion, dict[str, Any]]]:
+def _record_lesions(patient: Patient) -> list[_Cand]:
     out = []
     for i, les in enumerate(patient.brain_metastases.lesions):
         raw = les.model_dump(mode="json", exclude_none=True)
         lid = str((les.model_extra or {}).get("id") or f"R{i + 1}")
-        out.append((CaseLesion(
-            id=lid, source="record", diameter_mm=les.diameter_mm, volume_ml=les.volume_ml,
-            perpendicular_diameter_mm=les.perpendicular_diameter_mm,
-            max_diameter_mm=les.max_diameter_mm, centroid_mm=les.centroid_mm,
-            location=les.location, enhancement=les.enhancement,
-        ), raw))
+        out.append(_Cand(shown=_shown(lid, "record", raw), record=raw))
     return out
 
 
@@ -378,37 +386,35 @@ def _choose_lesions(patient: Patient, current: ScanInput | None,
                     reviews: dict[str, LesionReview]) -> _Pick:
     """Lesion precedence (module docstring): review > record > detected; rejected never."""
     record = _record_lesions(patient)
-    scan = _scan_lesions(current, reviews) if current is not None else []
-    rejected = [c.model_copy(update={"reason": "rejected in review"})
-                for c in scan if c.status == "rejected"]
-    live = [c for c in scan if c.status != "rejected"]
-    reviewed = any(c.status in ("confirmed", "added") or c.corrected for c in live)
+    scan = _scan_lesions(current, reviews)
+    rejected = [c.shown.model_copy(update={"reason": "rejected in review"})
+                for c in scan if c.shown.status == "rejected"]
+    live = [c for c in scan if c.shown.status != "rejected"]
+    reviewed = any(c.shown.status in ("confirmed", "added") or c.shown.corrected for c in live)
     when = _scan_words(current)
     if record and not reviewed:
-        unused = [c.model_copy(update={"reason": "the lesions entered in the record take "
-                                       "precedence over detected ones"}) for c in live]
+        unused = [c.shown.model_copy(update={"reason": "the lesions entered in the record "
+                                             "take precedence over detected ones"})
+                  for c in live]
         notes = [f"{len(unused)} lesion(s) detected on {when} not used: the {len(record)} "
                  "lesion(s) entered in the record take precedence; confirm detected lesions in "
                  "the review to use them"] if unused else []
-        return _Pick(used=[c for c, _ in record], not_used=unused + rejected, source="record",
-                     notes=notes, record_lesions=[raw for _, raw in record])
-    if current is None:
-        return _Pick(used=[c for c, _ in record], source="record" if record else "none",
-                     record_lesions=[raw for _, raw in record])
+        return _Pick(used=record, not_used=unused + rejected, source="record", notes=notes)
+    if current is None and not live:
+        return _Pick(used=record, source="record" if record else "none")
     return _pick_scan(live, rejected, record, reviewed, when, current)
 
 
-def _pick_scan(live: list[CaseLesion], rejected: list[CaseLesion],
-               record: list[tuple[CaseLesion, dict[str, Any]]], reviewed: bool, when: str,
-               current: ScanInput) -> _Pick:
+def _pick_scan(live: list[_Cand], rejected: list[CaseLesion], record: list[_Cand],
+               reviewed: bool, when: str, current: ScanInput | None) -> _Pick:
     notes: list[str] = []
     not_used = list(rejected)
     if record:
-        not_used += [c.model_copy(update={"reason": "replaced by the reviewed lesions of "
-                                          f"{when}"}) for c, _ in record]
+        not_used += [c.shown.model_copy(update={"reason": "replaced by the lesions reviewed "
+                                                f"on {when}"}) for c in record]
         notes.append(f"the {len(record)} lesion(s) entered in the record are replaced by the "
                      f"lesions reviewed on {when}")
-    pending = [c.id for c in live if c.status == "detected"]
+    pending = [c.shown.id for c in live if c.shown.status == "detected"]
     if pending:
         notes.append(
             f"provisional: {len(pending)} lesion(s) detected automatically on {when} "
@@ -417,7 +423,7 @@ def _pick_scan(live: list[CaseLesion], rejected: list[CaseLesion],
     if rejected:
         notes.append(f"{len(rejected)} lesion(s) rejected in review are not counted")
     if not live:
-        n = len(current.result.lesions)
+        n = len(current.result.lesions) if current is not None else 0
         notes.append(f"no lesion counted from {when}: " + (
             f"all {n} detected lesion(s) were rejected in review" if n
             else "the scan found no lesion; check the scan findings and the images"))
@@ -433,17 +439,11 @@ def _scan_words(scan: ScanInput | None) -> str:
 
 def _with_lesions(patient: Patient, pick: _Pick) -> Patient:
     """The record to assess: its lesions replaced by the lesions used (count kept)."""
-    if pick.record_lesions is not None:
+    if pick.source in ("record", "none"):
         return patient
     data = patient.model_dump(mode="json", exclude_none=True)
     bm = dict(data.get("brain_metastases") or {})
-    keys = ("diameter_mm", "volume_ml", "location", "max_diameter_mm",
-            "perpendicular_diameter_mm", "centroid_mm", "enhancement")
-    bm["lesions"] = [
-        {k: v for k, v in c.model_dump(mode="json").items()
-         if k in keys and v is not None and not (k == "location" and v not in _LOCATIONS)}
-        for c in pick.used
-    ]
+    bm["lesions"] = [c.record for c in pick.used]
     count = bm.get("count")
     if count is not None and count != len(pick.used):
         pick.notes.append(

@@ -19,6 +19,7 @@ from brainmets.imaging import measure as ms
 from brainmets.imaging import preprocess as pp
 from brainmets.imaging.detect import ClassicalDetector, Detector
 from brainmets.imaging.io import load_volume
+from brainmets.imaging.result import ScanResult
 from brainmets.imaging.volume import ImagingInputError, Volume
 
 OUTPUT_FILES = ("lesions.json", "lesions.nii.gz", "overlay.png", "seg.dcm", "patient.json")
@@ -26,15 +27,6 @@ DISCLAIMER = (
     "Research software, not a medical device: automated detections and measurements must be "
     "reviewed by a radiologist."
 )
-PATIENT_LESION_FIELDS = {
-    "diameter_mm": "longest_axial_diameter_mm",
-    "volume_ml": "volume_ml",
-    "location": "location",
-    "max_diameter_mm": "max_diameter_mm",
-    "perpendicular_diameter_mm": "perpendicular_diameter_mm",
-    "centroid_mm": "centroid_mm",
-    "enhancement": "enhancement",
-}
 
 
 def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
@@ -111,10 +103,8 @@ def patient_with_lesions(record: dict, result: dict) -> dict:
 
     merged = json.loads(json.dumps(record))
     bm = dict(merged.get("brain_metastases") or {})
-    bm["lesions"] = [
-        {k: les[v] for k, v in PATIENT_LESION_FIELDS.items() if les.get(v) is not None}
-        for les in result["lesions"]
-    ]
+    # the one scan -> record mapping (imaging.result.ScanLesion.to_record_lesion)
+    bm["lesions"] = [les.to_record_lesion() for les in ScanResult.parse(result).lesions]
     if bm.get("count") is None:
         bm["count"] = len(bm["lesions"])
     merged["brain_metastases"] = bm
@@ -165,7 +155,7 @@ def scan(
         if patient is not None:
             merged = patient_with_lesions(patient, result)
             (tmp / "patient.json").write_text(json.dumps(merged, indent=2) + "\n")
-        (tmp / "lesions.json").write_text(json.dumps(result, indent=2) + "\n")
+        ScanResult.parse(result).write(tmp / "lesions.json")  # the one lesions.json shape
         _commit(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

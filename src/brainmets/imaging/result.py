@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from brainmets.model import InputError, format_errors
+
+RECORD_LOCATIONS = ("supratentorial", "cerebellum", "brainstem")  # CONTRACT §1 lesion.location
 
 
 class _Open(BaseModel):
@@ -36,12 +38,27 @@ class ScanLesion(_Open):
     longest_axial_diameter_mm: float = Field(ge=0, description="RANO-BM longest axial diameter")
     perpendicular_diameter_mm: float | None = Field(default=None, ge=0)
     max_diameter_mm: float | None = Field(default=None, ge=0, description="maximum 3-D diameter")
-    location: Literal["supratentorial", "cerebellum", "brainstem"] | None = None
+    location: str | None = Field(default=None, description="supratentorial | cerebellum | ...")
     confidence: float | None = Field(default=None, description="detector score, not calibrated")
-    enhancement: Literal["solid", "ring"] | None = None
+    enhancement: str | None = Field(default=None, description="solid | ring")
     found_by: list[str] = Field(
         default_factory=list, description="which detector(s) found it (imaging engineers fill it)"
     )
+
+    def to_record_lesion(self) -> dict[str, Any]:
+        """This lesion as a CONTRACT §1 record lesion: ``diameter_mm`` is the longest axial
+        diameter (the RANO-BM convention); volume, perpendicular and 3-D maximum diameters,
+        centroid, location and enhancement are kept. The one scan -> record mapping."""
+        item = {
+            "diameter_mm": self.longest_axial_diameter_mm,
+            "volume_ml": self.volume_ml,
+            "location": self.location if self.location in RECORD_LOCATIONS else None,
+            "max_diameter_mm": self.max_diameter_mm,
+            "perpendicular_diameter_mm": self.perpendicular_diameter_mm,
+            "centroid_mm": list(self.centroid_mm),
+            "enhancement": self.enhancement if self.enhancement in ("solid", "ring") else None,
+        }
+        return {k: v for k, v in item.items() if v is not None}
 
 
 class LargestLesion(_Open):
