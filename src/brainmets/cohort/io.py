@@ -39,7 +39,7 @@ def scan_table(path: Path) -> pl.LazyFrame:
         if fmt == "parquet":
             return pl.scan_parquet(path)
         return pl.scan_ndjson(path, infer_schema_length=10000)
-    except Exception as exc:  # polars raises several error types for unreadable files
+    except (pl.exceptions.PolarsError, OSError) as exc:  # unreadable or malformed file
         raise InputError([f"FILE: cannot read {path}: {exc}"]) from exc
 
 
@@ -48,7 +48,7 @@ def read_table(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
     lf = scan_table(path)
     try:
         names = lf.collect_schema().names()
-    except Exception as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError([f"FILE: cannot read {path}: {_short(exc)}"]) from exc
     if columns:
         missing = [c for c in dict.fromkeys(columns) if c not in names]
@@ -58,7 +58,7 @@ def read_table(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
         lf = lf.select(list(dict.fromkeys(columns)))
     try:
         return lf.collect()
-    except Exception as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:
         raise InputError([f"FILE: cannot read {path}: {_short(exc)}"]) from exc
 
 
@@ -73,7 +73,7 @@ def survival_columns(df: pl.DataFrame, time: str, event: str) -> tuple[pl.Series
     if not t.dtype.is_numeric():
         try:
             t = t.cast(pl.Float64, strict=True)
-        except Exception:
+        except pl.exceptions.PolarsError:
             errors.append(f"{time}: expected numbers (survival time), got {t.dtype}")
     if not errors:
         t = t.cast(pl.Float64)

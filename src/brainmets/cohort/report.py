@@ -21,13 +21,9 @@ def render_html(results: dict[str, Any], images: dict[str, dict[str, bytes]],
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     from brainmets._version import __version__
+    from brainmets.knowledge import knowledge_version
 
-    try:
-        from brainmets.knowledge import knowledge_version
-
-        kb = knowledge_version()
-    except Exception:
-        kb = "unknown"
+    kb = knowledge_version()
     env = Environment(loader=PackageLoader("brainmets.cohort", "templates"),
                       autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("validation_report.html.j2")

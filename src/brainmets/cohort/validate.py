@@ -29,6 +29,7 @@ import polars as pl
 
 from brainmets.cohort.io import DAYS_PER_MONTH
 from brainmets.cohort.km import _label, figure_png
+from brainmets.errors import BrainmetsError
 from brainmets.model import InputError
 
 # patient fields (flattened column names) that most indices read; absent ones are reported
@@ -58,18 +59,13 @@ class IndexSpec:
 
 def _index_meta(index_id: str) -> dict[str, Any]:
     """Name, source, confidence and citations of an index from the knowledge base (if present)."""
-    try:
-        from brainmets.knowledge import load_toml, reference
+    from brainmets.knowledge import KnowledgeError, load_toml, reference
 
+    try:
         data = load_toml(f"prognosis/{index_id}.toml")
-    except Exception:
+    except KnowledgeError:  # a user's own group column that is no published index
         return {}
-    cites = []
-    for ref_id in data.get("references", []):
-        try:
-            cites.append({"id": ref_id, "citation": reference(ref_id).citation})
-        except Exception:
-            cites.append({"id": ref_id, "citation": ref_id})
+    cites = [{"id": r, "citation": reference(r).citation} for r in data.get("references", [])]
     return {"name": data.get("name"), "source": data.get("source"),
             "confidence": data.get("confidence"), "confidence_note": data.get("confidence_note"),
             "warnings": list(data.get("warnings", [])), "references": cites}
@@ -77,11 +73,11 @@ def _index_meta(index_id: str) -> dict[str, Any]:
 
 def published_group_medians(index_id: str) -> dict[str, float]:
     """label -> published median (months) for a single-table index, from the knowledge base."""
-    from brainmets.knowledge import load_toml
+    from brainmets.knowledge import KnowledgeError, load_toml
 
     try:
         data = load_toml(f"prognosis/{index_id}.toml")
-    except Exception as exc:
+    except KnowledgeError as exc:
         raise InputError([f"--group: unknown index {index_id!r} ({exc})"]) from exc
     variants = data.get("variant", [])
     if len(variants) != 1:
@@ -122,7 +118,8 @@ def score_with_engine(
             del scored
     except InputError:
         raise
-    except Exception as exc:  # engine rejects the table: report, keep user columns
+    except (BrainmetsError, pl.exceptions.PolarsError) as exc:  # engine rejects the table
+        # reported in the validation report; the user's own group columns are still validated
         return df, [], f"the prognosis engine could not score this table: {exc}"
     added = pl.concat(parts, how="vertical_relaxed", rechunk=False) if parts else pl.DataFrame()
     out = pl.concat([df, added], how="horizontal") if added.width else df

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         plot: Path | None = typer.Option(None, "--plot", help="Write the KM curves to this PNG"),
     ) -> None:
         """Kaplan-Meier per group (n, events, median with 95 % CI) and the log-rank p."""
-        from brainmets.cohort.io import atomic_write_bytes, read_table, survival_columns
+        from brainmets._atomic import atomic_write_bytes
+        from brainmets.cohort.io import read_table, survival_columns
         from brainmets.cohort.km import km_by_group, plot_km
         from brainmets.model import InputError
 
