@@ -114,7 +114,9 @@ def typed_columns(schema: dict[str, Any]) -> dict[str, tuple[Any, list[tuple[Any
     out: dict[str, tuple[Any, list[tuple[Any, Any]]]] = {}
     for col, s in column_specs().items():
         dtype = schema.get(col)
-        target = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}.get(s.kind, pl.String)
+        target: Any = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean}.get(
+            s.kind, pl.String
+        )
         if s.kind == "enum":
             target = pl.Enum(list(s.allowed or ()))
         if dtype is None or dtype == pl.Null:

@@ -88,7 +88,7 @@ def _evaluate_table(
     warnings: list[str] = list(table.warnings)
     if site in variant.site_warnings:
         warnings.append(variant.site_warnings[site])
-    conf = _lower(table.confidence, variant.site_confidence.get(site))
+    conf = _lower(table.confidence, variant.site_confidence.get(site or ""))
     refs: list[str] = list(table.references)
     if table.kind == "classes":
         return _evaluate_classes(table, variant, patient, values, missing, conf, warnings, refs)
@@ -206,7 +206,7 @@ def _alternatives(
         alt_score = score - band.points + (band.alt_points or 0.0)
         alt_group = variant.group_for(alt_score)
         alt_median = alt_group.median if alt_group else None
-        warnings.append(band.warning.format(
+        warnings.append((band.warning or "").format(
             alt_score=_fmt(alt_score), alt_group=alt_group.label if alt_group else "?",
             alt_median=_fmt(alt_median),
         ))
@@ -252,7 +252,10 @@ def evaluate(patient: Patient) -> tuple[list[PrognosticEstimate], list[NotComput
         if variant is None:
             continue
         out = _evaluate_table(table, variant, patient, values, missing, notes)
-        (estimates if isinstance(out, PrognosticEstimate) else not_computed).append(out)
+        if isinstance(out, PrognosticEstimate):
+            estimates.append(out)
+        else:
+            not_computed.append(out)
     for nv in not_verified():
         if "*" in nv.sites or site in nv.sites:
             not_computed.append(NotComputed(index=nv.id, reason=nv.reason, missing=[]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from brainmets.knowledge import KnowledgeError, load_toml, require_refs
 
@@ -194,6 +194,10 @@ class NotVerified:
 # ---------------------------------------------------------------- parsing
 
 
+@overload
+def _num(value: Any, where: str, key: str, optional: Literal[False]) -> float: ...
+@overload
+def _num(value: Any, where: str, key: str, optional: bool = True) -> float | None: ...
 def _num(value: Any, where: str, key: str, optional: bool = True) -> float | None:
     if value is None and optional:
         return None
@@ -202,6 +206,10 @@ def _num(value: Any, where: str, key: str, optional: bool = True) -> float | Non
     return float(value)
 
 
+@overload
+def _conf(value: Any, where: str, optional: Literal[False]) -> str: ...
+@overload
+def _conf(value: Any, where: str, optional: bool = True) -> str | None: ...
 def _conf(value: Any, where: str, optional: bool = True) -> str | None:
     if value is None and optional:
         return None
@@ -229,7 +237,8 @@ def _cond(raw: Any, where: str, kind: str) -> Condition:
         return Condition(values=tuple(raw["values"]))
     if kind != "num":
         raise KnowledgeError(f"{where}: a {kind} input needs 'values'")
-    return Condition(**{k: _num(raw.get(k), where, k) for k in keys})
+    lo, hi, lt, gt = (_num(raw.get(k), where, k) for k in ("min", "max", "lt", "gt"))
+    return Condition(min=lo, max=hi, lt=lt, gt=gt)
 
 
 def _parse_factor(raw: dict[str, Any], where: str) -> Factor:
@@ -275,12 +284,12 @@ def _parse_group(raw: dict[str, Any], where: str) -> Group:
         aw = f"{where} alternative #{k + 1}"
         if not isinstance(a.get("ref"), str):
             raise KnowledgeError(f"{aw}: needs a 'ref'")
-        alts.append(Alternative(_num(a.get("median"), aw, "median", False), a["ref"],
+        alts.append(Alternative(_num(a.get("median"), aw, "median", optional=False), a["ref"],
                                 str(a.get("label", ""))))
     return Group(
         label=raw["label"],
-        min=_num(raw.get("min"), where, "min", False),
-        max=_num(raw.get("max"), where, "max", False),
+        min=_num(raw.get("min"), where, "min", optional=False),
+        max=_num(raw.get("max"), where, "max", optional=False),
         median=_num(raw.get("median"), where, "median"),
         p25=_num(raw.get("p25"), where, "p25"),
         p75=_num(raw.get("p75"), where, "p75"),

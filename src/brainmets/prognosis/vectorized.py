@@ -57,7 +57,7 @@ def _cond(c: Condition, x: pl.Expr) -> pl.Expr:
     return reduce(lambda a, b: a & b, parts)
 
 
-def _chain(pairs: list[tuple[pl.Expr, Any]], dtype: pl.DataType) -> pl.Expr:
+def _chain(pairs: list[tuple[pl.Expr, Any]], dtype: Any) -> pl.Expr:
     """when(c1).then(v1).when(c2)... otherwise null, with an explicit dtype."""
     expr: Any = pl
     for cond, value in pairs:
@@ -149,12 +149,12 @@ def _lookup_series(index_id: str) -> tuple[pl.Series, pl.Series]:
     """Look-up arrays indexed by code: group label and median (null where unused)."""
     labels, medians, _order = _lookup(index_tables()[index_id])
     size = max(labels) + 1
-    lab = [None] * size
+    lab: list[str | None] = [None] * size
     med: list[float | None] = [None] * size
     for code, label in labels.items():
         lab[code] = label
         med[code] = medians[code]
-    order = list(dict.fromkeys(x for x in lab if x is not None))
+    order: list[str] = list(dict.fromkeys(x for x in lab if x is not None))
     return pl.Series(lab, dtype=pl.Enum(order)), pl.Series(med, dtype=pl.Float64)
 
 

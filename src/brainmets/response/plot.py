@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from brainmets._atomic import atomic_write_with
 from brainmets.response.config import ResponseConfig, get_config
@@ -34,7 +35,7 @@ def plot_trajectory(
     fig = Figure(figsize=(8, 4.2 * panels), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(panels, 1, 1)
-    dates = [h.date for h in res.history]
+    dates: list[Any] = [h.date for h in res.history]  # matplotlib takes dates
     sums = [h.sum_mm for h in res.history]
     ax.plot(dates, sums, "o-", color="black", lw=2.2, label="sum of target LDs")
     for t in res.targets:
@@ -42,7 +43,7 @@ def plot_trajectory(
     base = res.baseline_sum_mm
     ax.axhline(base * (1 - pr), color="tab:green", ls=":", lw=1.4,
                label=f"PR threshold (-{pr * 100:.0f}% of baseline)")
-    pd_x: list[dt.date] = []
+    pd_x: list[Any] = []
     pd_y: list[float] = []
     for h in res.history[1:]:
         if h.nadir_sum_mm is not None:
@@ -65,7 +66,7 @@ def plot_trajectory(
     if vol:
         ax2 = fig.add_subplot(panels, 1, 2, sharex=ax)
         for row in vol["lesions"]:
-            xs = [dt.date.fromisoformat(v["date"]) for v in row["volumes_ml"]]
+            xs: list[Any] = [dt.date.fromisoformat(v["date"]) for v in row["volumes_ml"]]
             ys = [v["ml"] for v in row["volumes_ml"]]
             ax2.plot(xs, ys, "o-", lw=1, label=row["id"])
         ax2.set_ylabel("volume (ml)")

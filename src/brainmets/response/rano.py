@@ -745,11 +745,12 @@ def _volumetric(eng: _Engine) -> dict[str, Any] | None:
             rows.append({"id": lid, "volumes_ml": [{"date": d, "ml": v} for d, v in vols]})
     if not rows:
         return None
-    totals = []
+    totals: list[dict[str, Any]] = []
     for i, lesions in enumerate(eng.by_id):
         vs = [les.volume_ml for les in lesions.values()]
-        if vs and all(v is not None for v in vs):
-            totals.append({"date": tps[i].date.isoformat(), "ml": round(sum(vs), 4)})
+        known = [v for v in vs if v is not None]
+        if vs and len(known) == len(vs):
+            totals.append({"date": tps[i].date.isoformat(), "ml": round(sum(known), 4)})
     out: dict[str, Any] = {"label": VOLUMETRIC_LABEL, "lesions": rows, "total_ml": totals}
     if len(totals) >= 2 and totals[0]["ml"] > 0:
         out["total_change_vs_baseline_pct"] = round(

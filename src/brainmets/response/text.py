@@ -45,9 +45,11 @@ def render_text(res: ResponseResult, tracking: dict[str, Any] | None = None) -> 
             lines.append(f"    {n.id}: {n.status} ({n.why_non_target})")
     if res.new_lesions:
         lines.append("  new lesions:")
-        for n in res.new_lesions:
-            eq = ", equivocal" if n.equivocal else ""
-            lines.append(f"    {n.id}: {n.current_mm:.1f} mm, first seen {n.first_seen}{eq}")
+        for new in res.new_lesions:
+            eq = ", equivocal" if new.equivocal else ""
+            lines.append(
+                f"    {new.id}: {new.current_mm:.1f} mm, first seen {new.first_seen}{eq}"
+            )
     if tracking:
         lines.append("  lesion tracking (image path):")
         for row in tracking.get("tracks", []):

@@ -363,11 +363,11 @@ def _match_followup(
     pairs, dist = _assign(tracks, mapped, ids, ov, gate)
     matched_f = {j for _, j in pairs}
     for i, j in pairs:
+        label = tracks[i].baseline_label
         tracks[i].rows[k] = {
             "scan_lesion_id": ids[j], "lesion": les_list[j],
             "distance_mm": round(float(dist[i, j]), 2),
-            "overlap": ov.get((tracks[i].baseline_label, ids[j]))
-            if tracks[i].baseline_label else None,
+            "overlap": ov.get((label, ids[j])) if label else None,
         }
         if tracks[i].baseline_label is None:
             tracks[i].pos = mapped[j]
