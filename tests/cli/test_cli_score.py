@@ -39,7 +39,7 @@ def test_score_csv_to_each_format(cli, cohort_csv, tmp_path, ext):
     assert rows["p3"]["renal_gpa_2018_score"] == 2.0
     assert rows["p3"]["renal_gpa_2018_group"] == "1.5-2.0"
     assert all(rows["p2"][c] is None for c in df.columns if c.endswith(("_score", "_group")))
-    errors = pl.read_csv(tmp_path / f"scored{ext}.errors.csv")
+    errors = pl.read_csv(tmp_path / "scored.errors.csv")
     assert set(errors.get_column("row").to_list()) == {2}
     fields = dict(zip(errors["field"], errors["reason"], strict=True))
     assert fields["age"] == "expected a number, got 'abc'"
@@ -72,7 +72,7 @@ def test_score_batches_match_single_pass(cli, cohort_csv, tmp_path):
     assert cli("score", cohort_csv, "-o", a).exit_code == 0
     assert cli("score", cohort_csv, "-o", b, "--batch-size", "1").exit_code == 0
     assert a.read_text() == b.read_text()
-    err_a, err_b = tmp_path / "a.csv.errors.csv", tmp_path / "b.csv.errors.csv"
+    err_a, err_b = tmp_path / "a.errors.csv", tmp_path / "b.errors.csv"
     assert err_a.read_text() == err_b.read_text()
 
 

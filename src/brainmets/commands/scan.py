@@ -7,6 +7,23 @@ from pathlib import Path
 import typer
 
 
+def _check_out(out: Path) -> None:
+    """--out must be a folder we can create or write in (exit 2 before any work)."""
+    import tempfile
+
+    from brainmets.commands._common import fail
+
+    if out.exists() and not out.is_dir():
+        fail(f"--out: {out} exists and is not a folder")
+    parent = out if out.is_dir() else out.absolute().parent
+    if not parent.is_dir():
+        fail(f"--out: the parent folder {parent} does not exist (or is not a folder)")
+    try:
+        tempfile.TemporaryDirectory(dir=parent).cleanup()
+    except OSError as exc:
+        fail(f"--out: cannot write in {parent}: {exc.strerror or exc}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("scan")
     def scan_cmd(
@@ -36,6 +53,7 @@ def register(app: typer.Typer) -> None:
         from brainmets.imaging.volume import ImagingInputError
         from brainmets.model import InputError
 
+        _check_out(out)
         record = read_json(patient, "--patient") if patient is not None else None
         if record is not None and not isinstance(record, dict):
             fail("--patient: expected one patient object (JSON object)")

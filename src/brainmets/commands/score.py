@@ -18,7 +18,12 @@ def register(app: typer.Typer) -> None:
         ),
         batch_size: int = typer.Option(250_000, "--batch-size", help="Rows per batch."),
     ) -> None:
-        """Add <index>_score/_group/_median_os columns; bad rows go to OUTPUT.errors.csv."""
+        """Add <index>_score/_group/_median_os columns; bad rows go to OUTPUT.errors.csv.
+
+        For -o x.csv the errors file is x.errors.csv (row, field, reason). Rows that cannot be
+        read (wrong field count, bad JSON line) are listed there and left out; invalid values
+        leave the row's indices empty; missing inputs are named in the missing_inputs column.
+        """
         if batch_size < 1:
             fail(f"--batch-size: must be >= 1, got {batch_size}")
         from rich.console import Console
@@ -42,7 +47,15 @@ def register(app: typer.Typer) -> None:
                 bar.stop()
                 fail(str(exc))
         msg = f"scored {summary.rows} rows -> {summary.output}"
+        if summary.malformed_rows:
+            msg += (f"; {summary.malformed_rows} unreadable rows left out (wrong field count or "
+                    "bad JSON line)")
+        if summary.invalid_rows - summary.malformed_rows:
+            msg += (f"; {summary.invalid_rows - summary.malformed_rows} invalid rows left "
+                    "empty")
         if summary.invalid_rows:
-            msg += (f"; {summary.invalid_rows} invalid rows left empty, reasons in "
-                    f"{summary.errors_path}")
+            msg += f"; reasons in {summary.errors_path}"
+        if summary.rows_missing_inputs:
+            msg += (f"; {summary.rows_missing_inputs} rows with an index left blank for a "
+                    "missing input (column missing_inputs)")
         typer.echo(msg, err=True)
