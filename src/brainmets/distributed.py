@@ -55,7 +55,7 @@ def dask_client(
     address = scheduler_address(scheduler)
     if address:
         client = Client(address, timeout="20s")
-        client.brainmets_description = f"cluster at {address}"
+        client.brainmets_description = f"cluster at {address}"  # type: ignore[attr-defined]
         try:
             yield client
         finally:
@@ -75,7 +75,7 @@ def dask_client(
         silence_logs=logging.ERROR, **network,
     )
     client = Client(cluster)
-    client.brainmets_description = (
+    client.brainmets_description = (  # type: ignore[attr-defined]
         f"LocalCluster: {n} worker {'processes' if processes else 'threads'}, "
         f"{threads_per_worker} thread(s) each, "
         f"memory limit {memory_limit if processes else 'none (threads)'}")

@@ -41,7 +41,7 @@ class Concordance:
 
 
 def _as_1d(name: str, values: object, dtype: type) -> np.ndarray:
-    arr = np.asarray(values, dtype=dtype).ravel()
+    arr: np.ndarray = np.asarray(values, dtype=dtype).ravel()
     if arr.dtype.kind == "f" and np.isnan(arr).any():
         raise ValueError(f"{name}: contains NaN values")
     return arr

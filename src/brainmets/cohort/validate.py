@@ -252,7 +252,7 @@ def calibration(scored: pl.DataFrame, spec: IndexSpec) -> dict[str, Any]:
     assert spec.median_col is not None
     sub = scored.filter(pl.col(spec.median_col).is_not_null())
     km = km_by_group(sub, T, E, spec.median_col)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for g in km.groups:
         pub = float(g.group)
         obs = g.median
