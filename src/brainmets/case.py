@@ -527,11 +527,11 @@ def _response_key(scans: list[ScanInput], on_io: bool, start: dt.date | None,
                   for sc in scans), on_io, start, cfg)
 
 
-def response_from_timepoints(record: Mapping[str, Any], config: Any = None) -> CaseResponse:
+def response_from_timepoints(record: Any, config: Any = None) -> CaseResponse:
     """RANO-BM/iRANO of a CONTRACT §4 record (InputError names the bad field)."""
     from brainmets.response.rano import evaluate
 
-    res = evaluate(dict(record), config)
+    res = evaluate(dict(record) if isinstance(record, Mapping) else record, config)
     return CaseResponse.model_validate({**dict(res), "input": "timepoints"})
 
 
