@@ -2,7 +2,9 @@
 
 The scan-like folders are built from the phantom's truth (label map + measurements), so the
 test checks registration, matching and RANO-BM on realistic anatomy and head motion without
-depending on the detector's accuracy. Skips cleanly if the phantom is not importable.
+depending on the detector's accuracy. Expected categories are derived from the phantom's
+truth measurements with the RANO-BM rules of treatment.md §6.2-6.3 written out in this file
+(never by running the engine on the truth and comparing it with itself).
 """
 
 from __future__ import annotations
@@ -13,16 +15,55 @@ import shutil
 
 import pytest
 
+from brainmets.imaging.phantom import make_series
+from brainmets.imaging.pipeline import scan
 from brainmets.response import evaluate
 from brainmets.response.tracking import build_record
 
 
+def _spec_categories(timepoints: list[dict]) -> list[str]:
+    """RANO-BM categories of each follow-up, from truth measurements (treatment.md §6).
+
+    §6.1 targets: measurable at baseline (LD >= 10 mm and perpendicular >= 5 mm), up to 5 by
+    size; sum = sum of their LDs (a vanished lesion counts 0). §6.2 PD: >= 20 % above the nadir
+    (smallest sum so far, baseline included) and one lesion >= 5 mm above its nadir size;
+    §6.3 a new lesion is PD (not on immunotherapy); PR: <= -30 % vs baseline; else SD
+    (CR needs every lesion gone and is not reached by these phantoms).
+    """
+    def sizes(tp: dict) -> dict[str, float]:
+        return {les["truth_id"]: les["longest_axial_diameter_mm"] or 0.0
+                for les in tp["lesions"] if les["status"] != "new"}
+
+    base = sizes(timepoints[0])
+    targets = sorted(
+        (les for les in timepoints[0]["lesions"]
+         if les["longest_axial_diameter_mm"] >= 10 and les["perpendicular_diameter_mm"] >= 5),
+        key=lambda les: -les["longest_axial_diameter_mm"])[:5]
+    ids = [les["truth_id"] for les in targets]
+    sums = [sum(base[i] for i in ids)]
+    nadir_sizes = {i: base[i] for i in ids}
+    out = []
+    for tp in timepoints[1:]:
+        now = sizes(tp)
+        total = sum(now.get(i, 0.0) for i in ids)
+        nadir = min(sums)
+        grew_5mm = any(now.get(i, 0.0) - nadir_sizes[i] >= 5 for i in ids)
+        if any(les["status"] == "new" for les in tp["lesions"]):
+            out.append("PD")
+        elif total >= 1.2 * nadir and grew_5mm:
+            out.append("PD")
+        elif total <= 0.7 * sums[0]:
+            out.append("PR")
+        else:
+            out.append("SD")
+        if total < nadir:
+            nadir_sizes = {i: now.get(i, 0.0) for i in ids}
+        sums.append(total)
+    return out
+
+
 @pytest.fixture(scope="module")
 def phantom_series(tmp_path_factory):
-    try:
-        from brainmets.imaging.phantom import make_series
-    except ImportError as exc:  # pragma: no cover - depends on the imaging issue
-        pytest.skip(f"brainmets.imaging.phantom.make_series not available: {exc}")
     root = tmp_path_factory.mktemp("phantom")
     timeline = make_series(11, root / "series", 2, voxel_mm=(3, 3, 3), full_head=False,
                            n_lesions=3, diameter_range=(10.0, 24.0))
@@ -66,27 +107,41 @@ def test_phantom_tracks_match_truth(phantom_series):
         assert status[track_id] == expected, (tid, track_id)
 
 
-def test_phantom_category_equals_truth_category(phantom_series):
+def test_phantom_category_matches_spec_derivation(phantom_series):
     timeline, record, _, _ = phantom_series
-    truth = timeline["rano_input"]
     for tp in record["timepoints"]:  # steroids/clinical come from the clinician, not images
         tp["steroid_mg_day"], tp["clinical_status"] = 0, "stable"
-    got, want = evaluate(record), evaluate(truth)
-    assert [h.category for h in got.history] == [h.category for h in want.history]
-    assert got.current_sum_mm == pytest.approx(want.current_sum_mm, abs=0.05)
+    want = _spec_categories(timeline["timepoints"])
+    # seed 11 (3 lesions, 2 follow-ups): -18.6 % vs baseline -> SD; then a new lesion -> PD.
+    # Both branches are exercised whatever the generator's details.
+    assert len(want) == 2 and "PD" in want and "SD" in want, want
+    got = evaluate(record)
+    assert [h.category for h in got.history[1:]] == want
+    truth_sum = sum(les["longest_axial_diameter_mm"] for les in timeline["timepoints"][0]["lesions"]
+                    if les["longest_axial_diameter_mm"] >= 10)
+    assert got.baseline_sum_mm == pytest.approx(truth_sum, abs=0.05)
 
 
-@pytest.mark.slow
-def test_phantom_through_scan_pipeline(phantom_series):
-    """phantom -> ``pipeline.scan`` (detector) -> registration + matching -> RANO-BM.
+def test_spec_derivation_helper_on_hand_cases():
+    """The helper above on hand-made timelines (each rule once), so it cannot drift."""
+    def tp(*sizes, new=False):
+        les = [{"truth_id": f"L{i}", "status": "persisting", "longest_axial_diameter_mm": s,
+                "perpendicular_diameter_mm": s} for i, s in enumerate(sizes)]
+        if new:
+            les.append({"truth_id": "N", "status": "new", "longest_axial_diameter_mm": 4.0,
+                        "perpendicular_diameter_mm": 4.0})
+        return {"lesions": les}
+    assert _spec_categories([tp(20, 20), tp(14, 14)]) == ["PR"]  # -30 %
+    assert _spec_categories([tp(20, 20), tp(14, 14.5)]) == ["SD"]  # -28.75 %
+    assert _spec_categories([tp(20, 20), tp(25, 23)]) == ["PD"]  # +20 %, +5 mm
+    assert _spec_categories([tp(20, 20), tp(24, 24)]) == ["SD"]  # +20 % but +4 mm each
+    assert _spec_categories([tp(20, 20), tp(20, 20, new=True)]) == ["PD"]
+    assert _spec_categories([tp(20, 8), tp(20, 8)]) == ["SD"]  # 8 mm: not a target
 
-    Detector accuracy is the imaging issue's concern; here every truth lesion that the detector
-    found on both scans (centroid within 4 mm of the truth) must keep one track id.
-    """
-    try:
-        from brainmets.imaging.pipeline import scan
-    except ImportError as exc:  # pragma: no cover - depends on the imaging issue
-        pytest.skip(f"brainmets.imaging.pipeline.scan not available: {exc}")
+
+@pytest.fixture(scope="module")
+def detected(phantom_series):
+    """phantom -> ``pipeline.scan`` (detector) -> registration + matching, first two scans."""
     import numpy as np
 
     timeline, _, _, root = phantom_series
@@ -98,8 +153,6 @@ def test_phantom_through_scan_pipeline(phantom_series):
         folders.append(out)
     dates = [dt.date.fromisoformat(tp["date"]) for tp in tps]
     record, tracking = build_record(folders, dates)
-    res = evaluate(record)
-    assert res.category in {"CR", "PR", "SD", "PD", "PD_unconfirmed"}
 
     def found(t: int) -> dict[str, int]:
         det = json.loads((folders[t] / "lesions.json").read_text())["lesions"]
@@ -122,4 +175,24 @@ def test_phantom_through_scan_pipeline(phantom_series):
                    for s in tr["steps"])
         }
         assert len(owners) == 1, (tid, owners)
-    print(f"truth lesions detected on both scans: {sorted(both)}")
+    return timeline, record, both
+
+
+@pytest.mark.slow
+def test_detected_truth_lesions_keep_one_track(detected):
+    _, _, both = detected
+    # seed 11: L2 (18 mm) and L3 (25 mm) are found on both scans at 3 mm voxels
+    assert {"L2", "L3"} <= both
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "imaging detector: on the seed-11 phantom (3 mm voxels) the follow-up scan yields 7 "
+    "false-positive 'new' lesions, so RANO-BM says PD where the truth is SD (-18.6 %); "
+    "strict: remove this mark when the detector stops reporting them"))
+def test_phantom_through_scan_pipeline(detected):
+    """Truth: 55.2 -> 44.9 mm (-18.6 % vs baseline), no new lesion -> SD (treatment.md §6.2)."""
+    timeline, record, _ = detected
+    assert _spec_categories(timeline["timepoints"][:2]) == ["SD"]
+    res = evaluate(record)
+    assert res.category == "SD", res.reasons
