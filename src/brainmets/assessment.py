@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from brainmets._version import __version__
-from brainmets.model import Assessment, Patient, parse_patient
+from brainmets.model import Assessment, Diagnosis, Patient, parse_patient
 
 
 def assess(patient: Patient | dict[str, Any]) -> Assessment:
@@ -31,4 +31,12 @@ def assess(patient: Patient | dict[str, Any]) -> Assessment:
         not_recommended=not_recommended,
         warnings=warnings,
         versions={"brainmets": __version__, "knowledge_base": knowledge_version()},
+        diagnosis=_diagnosis(patient),
     )
+
+
+def _diagnosis(patient: Patient) -> Diagnosis:
+    """Advanced-imaging statements and epidemiology context (brainmets.diagnosis.block)."""
+    from brainmets.diagnosis.block import diagnosis_block
+
+    return diagnosis_block(patient)

@@ -165,14 +165,26 @@ class AdvancedImaging(_Record):
     # clinical context
     prior_srs: bool | None = Field(default=None, description="lesion previously treated by SRS")
     months_since_srs: float | None = Field(default=None, ge=0, le=600)
-    solitary_enhancing_lesion: bool | None = None
+    solitary_enhancing_lesion: bool | None = Field(
+        default=None, description="an input (never inferred from the number of lesions listed)"
+    )
     ring_enhancing: bool | None = None
+    lesion_id: str | None = Field(
+        default=None, max_length=100,
+        description="the lesion these values describe (matches radiation_history.lesion_ids)",
+    )
+    histology_confirmed: bool | None = Field(
+        default=None, description="this lesion's histology is known (biopsy or resection)"
+    )
     # diffusion
     cavity_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
     cavity_adc_ratio: float | None = Field(
         default=None, ge=0, le=20, description="cavity ADC / contralateral NAWM ADC"
     )
     lesion_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
+    lesion_adc_region: Literal["solid_enhancing", "whole_lesion", "other"] | None = Field(
+        default=None, description="where lesion_adc was measured (Romano 2022: solid enhancing)"
+    )
     nawm_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
     # DSC perfusion
     perilesional_max_rcbv: float | None = Field(
@@ -181,6 +193,9 @@ class AdvancedImaging(_Record):
     lesion_max_rcbv_wm: float | None = Field(default=None, ge=0, le=100)
     lesion_max_rcbv_gm: float | None = Field(default=None, ge=0, le=100)
     lesion_psr_percent: float | None = Field(default=None, ge=-100, le=300)
+    rcbv_measurement: Literal["hot_spot_roi", "voxel_max", "mean", "other"] | None = Field(
+        default=None, description="how max rCBV was measured (the studies used hot-spot ROIs)"
+    )
     dsc_leakage_corrected: bool | None = None
     dsc_te_ms: float | None = Field(default=None, gt=0, le=200)
     dsc_field_strength_t: float | None = Field(default=None, gt=0, le=11.7)
@@ -211,6 +226,9 @@ class AdvancedImaging(_Record):
     pet_background_method: str | None = Field(default=None, max_length=200)
     pet_uptake_window: str | None = Field(
         default=None, max_length=100, description="e.g. '20-40 min p.i.'"
+    )
+    pet_tac_pattern: Literal["increasing", "plateau", "decreasing"] | None = Field(
+        default=None, description="FET time-activity curve (dynamic PET): Galldiks patterns"
     )
     # ASL
     peritumoral_asl_cbf_gradient: float | None = Field(
@@ -397,6 +415,60 @@ class LocalTherapyTiming(BaseModel):
     mdt: bool = False
 
 
+class DiagnosisStatement(BaseModel):
+    """One advanced-imaging interpretation statement (a flag with its source, never a diagnosis)."""
+
+    id: str
+    text: str
+    question: str = Field(description="recurrence_vs_necrosis | glioblastoma_vs_metastasis | "
+                          "abscess | qc")
+    cutoff: str | None = Field(default=None, description="e.g. '>= 2.15 ratio'")
+    source: str | None = Field(default=None, description="first reference id")
+    confidence: str | None = Field(
+        default=None, description="confirmed | single_source | uncertain | interpolated")
+    # additions beyond the contract
+    status: str = Field(description="supports | does_not_support | not_assessable | display_only")
+    value: float | None = None
+    unit: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list)
+    reliability: str = "standard"
+    missing: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class DiagnosisContextRow(BaseModel):
+    text: str
+    source: str | None = None
+    sources: list[str] = Field(default_factory=list)
+    confidence: str | None = None
+
+
+class DiagnosisContext(BaseModel):
+    primary_site: str | None = None
+    epidemiology: list[DiagnosisContextRow] = Field(default_factory=list)
+    screening: list[DiagnosisContextRow] = Field(default_factory=list)
+    unconfirmed: list[DiagnosisContextRow] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class DiagnosisQuestion(BaseModel):
+    id: str
+    text: str
+    why: str = Field(description="the lesion history that makes this question the right one")
+
+
+class Diagnosis(BaseModel):
+    """Advanced-imaging interpretation and epidemiology context (CONTRACT §2 ``diagnosis``)."""
+
+    summary: str = Field(description="one line, for a folded section heading")
+    questions: list[DiagnosisQuestion] = Field(default_factory=list)
+    not_asked: list[str] = Field(default_factory=list)
+    history: dict[str, Any] = Field(default_factory=dict)
+    statements: list[DiagnosisStatement] = Field(default_factory=list)
+    context: DiagnosisContext = Field(default_factory=DiagnosisContext)
+
+
 class Assessment(BaseModel):
     patient_id: str | None
     prognosis: list[PrognosticEstimate] = Field(default_factory=list)
@@ -412,6 +484,8 @@ class Assessment(BaseModel):
     not_applicable: list[NotApplicable] = Field(default_factory=list)
     input_checks: list[InputCheck] = Field(default_factory=list)
     local_therapy_timing: LocalTherapyTiming | None = None
+    diagnosis: Diagnosis | None = Field(
+        default=None, description="advanced-imaging statements and epidemiology context")
 
 
 # ---------------------------------------------------------------- errors

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from brainmets.cli import app
 from brainmets.diagnosis.dwi import fit_adc, read_bvals, read_bvecs, run_adc
-from brainmets.diagnosis.niftiio import DiagnosisInputError
+from brainmets.diagnosis.volumes import DiagnosisInputError
 
 runner = CliRunner()
 

@@ -21,13 +21,14 @@ def test_context_breast_confirmed_and_unconfirmed() -> None:
 
 
 def test_context_site_mapping_and_unknown() -> None:
-    assert context("nsclc")["epidemiology_key"] == "lung"
+    assert context("nsclc")["epidemiology_key"] == "nsclc"
+    # diagnosis.md §5.1 Barnholtz-Sloan 2004: lung 40-49 (no NSCLC/SCLC split in the source)
     assert {r["ages"] for r in context("sclc")["peak_age"]} == {"40-49"}
     gi = context("gi")
-    assert gi["epidemiology_key"] == "colorectal" and gi["notes"]
+    assert gi["epidemiology_key"] == "gi" and gi["notes"]
     unk = context("unknown")
     assert unk["epidemiology_key"] is None and unk["peak_age"] == [] and unk["notes"]
-    assert all(r["site"] == "all" for r in unk["incidence"])
+    assert all(r["sites"] == ["all"] for r in unk["incidence"])
 
 
 def test_her2_gain_uses_brain_metastasis_value() -> None:

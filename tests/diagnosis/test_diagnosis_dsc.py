@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from brainmets.cli import app
 from brainmets.diagnosis.dsc import bsw_correct, cbv, cumulative, detect_baseline, run_perfusion
-from brainmets.diagnosis.niftiio import DiagnosisInputError
+from brainmets.diagnosis.volumes import DiagnosisInputError
 
 runner = CliRunner()
 

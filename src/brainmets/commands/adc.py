@@ -20,18 +20,23 @@ def register(app: typer.Typer) -> None:
         nawm_mask: Path | None = typer.Option(
             None, "--nawm-mask", help="your own NAWM mask instead of the automatic one"
         ),
+        history: str | None = typer.Option(
+            None, "--history", help="lesion history: untreated | srs | fsrt | wbrt | ha_wbrt "
+            "(decides the questions asked; not given: every question, with a caveat)"
+        ),
     ) -> None:
-        """ADC map in 10^-3 mm^2/s; per-lesion, peritumoral and cavity/NAWM ADC with --lesions."""
-        import json
-
+        """ADC map in 10^-3 mm^2/s; per-lesion ADC and the cited statements the values trigger."""
         from brainmets.commands._common import fail
+        from brainmets.commands.perfusion import echo_result
+        from brainmets.diagnosis.block import HISTORY_CHOICES
         from brainmets.diagnosis.dwi import run_adc
-        from brainmets.diagnosis.niftiio import DiagnosisInputError
+        from brainmets.imaging.volume import ImagingInputError
 
+        if history is not None and history not in HISTORY_CHOICES:
+            fail(f"--history: expected {'|'.join(HISTORY_CHOICES)}, got {history!r}")
         try:
-            summary = run_adc(dwi, bval, bvec, out, lesions, nawm_mask)
-        except DiagnosisInputError as exc:
+            summary = run_adc(dwi, bval, bvec, out, lesions, nawm_mask, history=history)
+        except ImagingInputError as exc:
             fail(str(exc))
-        typer.echo(json.dumps({"out": str(out), "nawm_median_adc": summary["nawm"]["median_adc"],
-                               "lesions": len(summary["lesions"]),
-                               "warnings": summary["warnings"]}))
+        echo_result({"out": str(out), "nawm_median_adc": summary["nawm"]["median_adc"]},
+                    summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,20 +26,42 @@ def register(app: typer.Typer) -> None:
         nawm_mask: Path | None = typer.Option(
             None, "--nawm-mask", help="your own NAWM mask instead of the automatic one"
         ),
+        history: str | None = typer.Option(
+            None, "--history", help="lesion history: untreated | srs | fsrt | wbrt | ha_wbrt "
+            "(decides the questions asked; not given: every question, with a caveat)"
+        ),
+        solitary: bool | None = typer.Option(
+            None, "--solitary/--not-solitary", help="a solitary enhancing lesion (an input, "
+            "never inferred)"
+        ),
     ) -> None:
-        """CBV (leakage corrected), rCBV to contralateral NAWM, PSR and protocol QC."""
-        import json
-
+        """CBV (leakage corrected), rCBV to NAWM, PSR, protocol QC and the cited statements."""
         from brainmets.commands._common import fail
+        from brainmets.diagnosis.block import HISTORY_CHOICES
         from brainmets.diagnosis.dsc import run_perfusion
-        from brainmets.diagnosis.niftiio import DiagnosisInputError
+        from brainmets.imaging.volume import ImagingInputError
 
+        if history is not None and history not in HISTORY_CHOICES:
+            fail(f"--history: expected {'|'.join(HISTORY_CHOICES)}, got {history!r}")
         try:
             summary = run_perfusion(dsc, te_ms=te, out=out, lesions=lesions,
                                     flip_angle=flip_angle, preload=preload,
-                                    field_strength=field_strength, tr=tr, nawm_mask=nawm_mask)
-        except DiagnosisInputError as exc:
+                                    field_strength=field_strength, tr=tr, nawm_mask=nawm_mask,
+                                    history=history, solitary=solitary)
+        except ImagingInputError as exc:
             fail(str(exc))
-        typer.echo(json.dumps({"out": str(out), "nawm": summary["nawm"].get("centroid_mm"),
-                               "lesions": len(summary["lesions"]),
-                               "warnings": summary["warnings"]}))
+        echo_result({"out": str(out), "nawm": summary["nawm"].get("centroid_mm")}, summary)
+
+
+def echo_result(head: dict[str, Any], summary: dict[str, Any]) -> None:
+    """One JSON line (output folder, lesions, warnings, statements per lesion), then one line
+    per statement the measured values trigger."""
+    import json
+
+    statements = {str(e["id"]): e.get("statements", []) for e in summary["lesions"]}
+    typer.echo(json.dumps({**head, "lesions": len(summary["lesions"]),
+                           "warnings": summary["warnings"], "statements": statements}))
+    for lid, rows in statements.items():
+        for s in rows:
+            flag = " [low reliability]" if s["reliability"] == "low" else ""
+            typer.echo(f"lesion {lid}: [{s['status']}{flag}] {s['text']}")

@@ -14,7 +14,7 @@ decision. Policy (stated in every note):
 
 from __future__ import annotations
 
-from brainmets.diagnosis import _kb
+from brainmets.diagnosis import facts as _kb
 from brainmets.model import Patient, Primary
 
 STATUS_MARKERS = ("egfr", "alk", "ros1", "braf", "er", "pr", "her2")

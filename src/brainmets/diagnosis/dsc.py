@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from brainmets.diagnosis.niftiio import DiagnosisInputError, finite_or_none, load_nifti
-from brainmets.diagnosis.roi import settings
+from brainmets.diagnosis.facts import settings
+from brainmets.diagnosis.volumes import DiagnosisInputError, finite_or_none, load
 
 
 def frame_interval(header: Any) -> tuple[float | None, str | None]:
@@ -104,7 +104,7 @@ def psr(signal: np.ndarray, s0: np.ndarray) -> np.ndarray:
 def protocol_warnings(te_ms: float, flip_angle: float | None, preload: str,
                       field_strength: float | None) -> list[str]:
     """R-PWI-4 protocol QC against the consensus DSC protocol (Boxerman 2020)."""
-    from brainmets.diagnosis._kb import thresholds
+    from brainmets.diagnosis.facts import thresholds
 
     qc = thresholds()["qc"]
     proto = qc["dsc_protocol"]
@@ -144,16 +144,8 @@ def _roi(values: np.ndarray) -> dict[str, Any]:
             "max": finite_or_none(v.max())}
 
 
-def run_perfusion(dsc: Path, te_ms: float, out: Path, lesions: Path | None = None,
-                  flip_angle: float | None = None, preload: str = "unknown",
-                  field_strength: float | None = None, tr: float | None = None,
-                  nawm_mask: Path | None = None) -> dict[str, Any]:
-    """Compute and write DIR/cbv.nii.gz, DIR/rcbv.nii.gz, DIR/perfusion.json."""
-    from scipy import ndimage
-
-    from brainmets.diagnosis import roi
-    from brainmets.diagnosis.niftiio import resample_labels, write_outputs
-
+def _check_options(te_ms: float, flip_angle: float | None, preload: str,
+                   tr: float | None) -> None:
     if preload not in ("yes", "no", "unknown"):
         raise DiagnosisInputError(f"--preload: expected yes|no|unknown, got {preload!r}")
     if not 0 < te_ms <= 200:
@@ -162,19 +154,24 @@ def run_perfusion(dsc: Path, te_ms: float, out: Path, lesions: Path | None = Non
         raise DiagnosisInputError(f"--flip-angle: must be in (0, 180] deg, got {flip_angle:g}")
     if tr is not None and not 0 < tr <= 60:
         raise DiagnosisInputError(f"--tr: seconds between frames must be in (0, 60], got {tr:g}")
-    data, affine, header = load_nifti(dsc, "DSC4D", ndim=(4,))
-    warnings: list[str] = []
+
+
+def _frame_interval(header: Any, tr: float | None, warnings: list[str]) -> float:
     dt, note = (tr, None) if tr is not None else frame_interval(header)
     if note:
         warnings.append(note)
     if dt is None:
-        dt = 1.0
         warnings.append("no frame interval in the header and no --tr: CBV is in per-frame units "
                         "(rCBV is unaffected)")
-    te = te_ms / 1000.0
-    spatial = data.shape[:3]
-    first = data[..., :3].mean(axis=-1)
-    brain = roi.brain_mask(first)
+        return 1.0
+    return dt
+
+
+def _delta_r2(data: np.ndarray, te_s: float) -> dict[str, Any]:
+    """Brain mask, baseline frames, S0 and ΔR2* curves from the baseline start (brain voxels)."""
+    from brainmets.diagnosis import roi
+
+    brain = roi.brain_mask(data[..., :3].mean(axis=-1))
     if brain.sum() < 20:
         raise DiagnosisInputError("DSC4D: no brain signal found")
     sig = data[brain].astype(np.float64)  # (V, T)
@@ -182,97 +179,177 @@ def run_perfusion(dsc: Path, te_ms: float, out: Path, lesions: Path | None = Non
     n1, n2 = frames["n1"], frames["n2"]
     s0 = sig[:, n1:n2 + 1].mean(axis=1)
     ratio = np.clip(sig / np.where(s0 > 0, s0, np.nan)[:, None], 1e-6, None)
-    dr2 = -np.log(ratio) / te
-    dr2 = np.nan_to_num(dr2[:, n1:], nan=0.0)  # analyse from the baseline start
-    sig_a = sig[:, n1:]
-    labels = None
-    if lesions is not None:
-        lab, lab_aff, _ = load_nifti(lesions, "--lesions", ndim=(3,))
-        labels, resampled = resample_labels(lab, lab_aff, spatial, affine)
-        if resampled:
-            warnings.append("lesion map was resampled to the DSC grid (nearest neighbour)")
-    # whole-brain non-enhancing reference
-    ne = np.ones(sig.shape[0], bool)
+    dr2 = np.nan_to_num((-np.log(ratio) / te_s)[:, n1:], nan=0.0)
+    return {"brain": brain, "frames": frames, "s0": s0, "dr2": dr2, "sig_a": sig[:, n1:]}
+
+
+def _reference_mask(dr2: np.ndarray, labels: np.ndarray | None, brain: np.ndarray,
+                    n_base: int) -> np.ndarray:
+    """Whole-brain non-enhancing tissue: away from lesions, late signal not above baseline."""
+    from scipy import ndimage
+
+    ne = np.ones(dr2.shape[0], bool)
     if labels is not None:
         near = ndimage.binary_dilation(labels > 0, iterations=2)
         ne &= ~near[brain]
     tail = int(settings()["dsc"]["psr_tail_frames"])
-    base_sd = dr2[:, : n2 - n1 + 1].std(axis=1)
+    base_sd = dr2[:, :n_base].std(axis=1)
     ne &= dr2[:, -tail:].mean(axis=1) >= -3 * base_sd / np.sqrt(tail)
     if ne.sum() < 10:
         raise DiagnosisInputError("DSC4D: too few non-enhancing brain voxels for the reference")
-    reference = dr2[ne].mean(axis=0)
-    k1, k2, corr = bsw_correct(dr2, reference, dt)
-    window = first_pass_window(reference, 0)
-    cbv_c = cbv(corr, dt, window)
-    cbv_u = cbv(dr2, dt, window)
-    psr_v = psr(sig_a, s0)
-    vol = {name: np.full(spatial, np.nan) for name in ("cbv", "cbv_u", "psr", "s0")}
-    for name, v in (("cbv", cbv_c), ("cbv_u", cbv_u), ("psr", psr_v), ("s0", s0)):
-        vol[name][brain] = v
-    if nawm_mask is not None:
-        um, um_aff, _ = load_nifti(nawm_mask, "--nawm-mask", ndim=(3,))
-        nawm, _ = resample_labels((um > 0).astype(np.int32), um_aff, spatial, affine)
-        nawm = (nawm > 0) & brain
-        nawm_info = roi.describe(nawm, affine, method="user mask (--nawm-mask)")
+    return ne
+
+
+def _nawm(nawm_mask: Path | None, brain: np.ndarray, s0_map: np.ndarray,
+          labels: np.ndarray | None, affine: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    from brainmets.diagnosis import roi
+    from brainmets.diagnosis.volumes import resample_labels
+
+    if nawm_mask is None:
+        nawm, info = roi.choose_nawm(brain, s0_map, labels, affine)
     else:
-        nawm, nawm_info = roi.choose_nawm(brain, vol["s0"], labels, affine)
+        um, um_aff, _ = load(nawm_mask, "--nawm-mask", ndim=(3,))
+        nawm, _ = resample_labels((um > 0).astype(np.int32), um_aff, brain.shape, affine)
+        nawm = (nawm > 0) & brain
+        info = roi.describe(nawm, affine, method="user mask (--nawm-mask)")
     if nawm.sum() < 5:
         raise DiagnosisInputError("NAWM: fewer than 5 voxels in the white-matter reference")
+    return nawm, info
+
+
+def _lesion_entry(lid: int, m: dict[str, np.ndarray], maps: dict[str, np.ndarray],
+                  index: np.ndarray, series: dict[str, Any], k2: np.ndarray) -> dict[str, Any]:
+    """rCBV of the enhancing lesion and the perilesional ring: hot-spot ROI (what the studies
+    measured), voxel maximum and mean for reference; PSR of the enhancing rim curve."""
+    from brainmets.diagnosis.roi import hot_spot_max
+
+    rim = m["rim"] & series["brain"]
+    idx = index[rim]
+    curve = series["sig_a"][idx].mean(axis=0) if idx.size else None
+    lesion_psr = (finite_or_none(float(psr(curve, series["s0"][idx].mean())), 2)
+                  if curve is not None else None)
+    rcbv = maps["rcbv"]
+    n = int(settings()["roi"]["hot_spot_inplane_voxels"])
+    hot_lesion = finite_or_none(hot_spot_max(rcbv, m["enhancing"] & series["brain"]))
+    hot_peri = finite_or_none(hot_spot_max(rcbv, m["peri"]))
+    entry: dict[str, Any] = {
+        "id": lid,
+        "enhancing_rim": {**_roi(rcbv[rim]), "psr_percent": lesion_psr,
+                          "uncorrected_rcbv": _roi(maps["rcbv_u"][rim])},
+        "lesion_hot_spot_rcbv": hot_lesion,
+        "peritumoral": {**_roi(rcbv[m["peri"]]), "hot_spot": hot_peri},
+        "k2_median": finite_or_none(float(np.median(k2[idx])), 6) if idx.size else None,
+        "notes": [f"max rCBV values entered below are hot-spot ROI means ({n} x {n} voxels "
+                  "in-plane at the highest mean, placed automatically; the studies placed "
+                  "hot-spot ROIs by hand): check the placement"],
+    }
+    values = {k: v for k, v in (("perilesional_max_rcbv", hot_peri),
+                                ("lesion_max_rcbv_wm", hot_lesion),
+                                ("lesion_psr_percent", lesion_psr)) if v is not None}
+    if hot_peri is not None or hot_lesion is not None:
+        values["rcbv_measurement"] = "hot_spot_roi"
+    entry["advanced_imaging"] = values
+    return entry
+
+
+def _lesions(labels: np.ndarray | None, affine: np.ndarray, maps: dict[str, np.ndarray],
+             series: dict[str, Any], k2: np.ndarray, protocol: dict[str, Any]
+             ) -> list[dict[str, Any]]:
+    from brainmets.diagnosis import roi
+
+    if labels is None:
+        return []
+    brain = series["brain"]
+    index = np.full(brain.shape, -1)
+    index[brain] = np.arange(int(brain.sum()))
+    out = []
+    for lid, m in roi.lesion_regions(labels, affine, brain).items():
+        entry = _lesion_entry(lid, m, maps, index, series, k2)
+        entry["advanced_imaging"].update(protocol)
+        out.append(entry)
+    return out
+
+
+def _protocol(te_ms: float, flip_angle: float | None, preload: str,
+              field_strength: float | None) -> dict[str, Any]:
+    return {"dsc_leakage_corrected": True, "dsc_te_ms": te_ms,
+            **({"dsc_flip_angle_deg": flip_angle} if flip_angle else {}),
+            **({"dsc_field_strength_t": field_strength} if field_strength else {}),
+            "dsc_preload": preload}
+
+
+def _maps(series: dict[str, Any], dt: float, labels: np.ndarray | None, nawm_mask: Path | None,
+          affine: np.ndarray) -> dict[str, Any]:
+    """BSW-corrected CBV, rCBV (NAWM = 1) and the reference/NAWM descriptions."""
+    brain, dr2 = series["brain"], series["dr2"]
+    frames = series["frames"]
+    ne = _reference_mask(dr2, labels, brain, frames["n2"] - frames["n1"] + 1)
+    reference = dr2[ne].mean(axis=0)
+    _, k2, corr = bsw_correct(dr2, reference, dt)
+    window = first_pass_window(reference, 0)
+    vol = {name: np.full(brain.shape, np.nan) for name in ("cbv", "cbv_u", "s0")}
+    for name, v in (("cbv", cbv(corr, dt, window)), ("cbv_u", cbv(dr2, dt, window)),
+                    ("s0", series["s0"])):
+        vol[name][brain] = v
+    nawm, nawm_info = _nawm(nawm_mask, brain, vol["s0"], labels, affine)
     ref_cbv = float(np.median(vol["cbv"][nawm]))
-    ref_cbv_u = float(np.median(vol["cbv_u"][nawm]))
     if not ref_cbv > 0:
         raise DiagnosisInputError("NAWM: reference CBV is not positive; check the series")
-    rcbv = vol["cbv"] / ref_cbv
-    rcbv_u = vol["cbv_u"] / ref_cbv_u
-    nawm_info.update({"median_cbv": finite_or_none(ref_cbv, 6), "reference_tissue":
-                      "white_matter"})
+    nawm_info.update({"median_cbv": finite_or_none(ref_cbv, 6),
+                      "reference_tissue": "white_matter"})
+    maps = {"cbv": vol["cbv"], "rcbv": vol["cbv"] / ref_cbv,
+            "rcbv_u": vol["cbv_u"] / float(np.median(vol["cbv_u"][nawm]))}
+    return {"maps": maps, "k2": k2, "window": window, "nawm": nawm_info,
+            "reference_voxels": int(ne.sum())}
+
+
+def run_perfusion(dsc: Path, te_ms: float, out: Path, lesions: Path | None = None,
+                  flip_angle: float | None = None, preload: str = "unknown",
+                  field_strength: float | None = None, tr: float | None = None,
+                  nawm_mask: Path | None = None, history: str | None = None,
+                  solitary: bool | None = None) -> dict[str, Any]:
+    """Compute and write DIR/cbv.nii.gz, DIR/rcbv.nii.gz, DIR/perfusion.json.
+
+    Each lesion carries the statements its values trigger, asked for the lesion ``history``.
+    """
+    from brainmets.diagnosis.dwi import add_statements
+    from brainmets.diagnosis.volumes import resample_labels, write_outputs
+
+    _check_options(te_ms, flip_angle, preload, tr)
+    data, affine, header = load(dsc, "DSC4D", ndim=(4,))
+    warnings: list[str] = []
+    dt = _frame_interval(header, tr, warnings)
+    series = _delta_r2(data, te_ms / 1000.0)
+    labels = None
+    if lesions is not None:
+        lab, lab_aff, _ = load(lesions, "--lesions", ndim=(3,))
+        labels, resampled = resample_labels(lab, lab_aff, data.shape[:3], affine)
+        if resampled:
+            warnings.append("lesion map was resampled to the DSC grid (nearest neighbour)")
+    res = _maps(series, dt, labels, nawm_mask, affine)
     warnings.extend(protocol_warnings(te_ms, flip_angle, preload, field_strength))
-    per_lesion = []
-    if labels is not None:
-        index = np.full(spatial, -1)
-        index[brain] = np.arange(sig.shape[0])
-        for lid, m in roi.lesion_regions(labels, affine, brain).items():
-            rim = m["rim"] & brain
-            curve_idx = index[rim]
-            curve = sig_a[curve_idx].mean(axis=0) if curve_idx.size else None
-            lesion_psr = (finite_or_none(float(psr(curve, s0[curve_idx].mean())), 2)
-                          if curve is not None else None)
-            entry = {"id": lid,
-                     "enhancing_rim": {**_roi(rcbv[rim]), "psr_percent": lesion_psr,
-                                       "uncorrected_rcbv": _roi(rcbv_u[rim])},
-                     "peritumoral": _roi(rcbv[m["peri"]]),
-                     "k2_median": finite_or_none(float(np.median(k2[curve_idx])), 6)
-                     if curve_idx.size else None}
-            entry["advanced_imaging"] = {k: v for k, v in (
-                ("perilesional_max_rcbv", entry["peritumoral"]["max"]),
-                ("lesion_max_rcbv_wm", entry["enhancing_rim"]["max"]),
-                ("lesion_psr_percent", lesion_psr)) if v is not None}
-            entry["advanced_imaging"].update({
-                "dsc_leakage_corrected": True, "dsc_te_ms": te_ms,
-                **({"dsc_flip_angle_deg": flip_angle} if flip_angle else {}),
-                **({"dsc_field_strength_t": field_strength} if field_strength else {}),
-                "dsc_preload": preload})
-            entry["notes"] = ["max values are voxel maxima; the published cut-offs used "
-                              "hot-spot ROIs: check before entering them"]
-            per_lesion.append(entry)
+    per_lesion = _lesions(labels, affine, res["maps"], series, res["k2"],
+                          _protocol(te_ms, flip_angle, preload, field_strength))
+    add_statements(per_lesion, history, solitary)
+    n1, n2 = series["frames"]["n1"], series["frames"]["n2"]
+    window = res["window"]
     summary = {
         "input": str(dsc), "shape": list(data.shape), "te_ms": te_ms, "frame_interval_s": dt,
-        "baseline_frames": [n1, n2], "bolus_arrival_frame": frames["arrival"],
+        "baseline_frames": [n1, n2], "bolus_arrival_frame": series["frames"]["arrival"],
         "integration_window_frames": [window[0] + n1, window[1] + n1],
         "leakage_correction": {
             "method": "Boxerman-Schmainda-Weisskoff (model dR2* = K1 R - K2 int R; corrected "
                       "= dR2* + K2 int R; K2 > 0 means T1-dominant leakage)",
-            "reference_voxels": int(ne.sum()),
-            "k2_median_brain": finite_or_none(float(np.median(k2)), 6),
+            "reference_voxels": res["reference_voxels"],
+            "k2_median_brain": finite_or_none(float(np.median(res["k2"])), 6),
             "note": "K2 is not a validated permeability measure (Skinner 2016)"},
-        "nawm": nawm_info, "maps": {"cbv.nii.gz": "leakage-corrected CBV (arbitrary units)",
-                                    "rcbv.nii.gz": "CBV / median NAWM CBV (NAWM = 1)"},
+        "nawm": res["nawm"], "maps": {"cbv.nii.gz": "leakage-corrected CBV (arbitrary units)",
+                                      "rcbv.nii.gz": "CBV / median NAWM CBV (NAWM = 1)"},
         "lesions": per_lesion, "warnings": warnings,
         "disclaimer": "Research/decision-support measurement, not a diagnosis; rCBV cut-offs are "
                       "study-specific (see brainmets.diagnosis.interpret).",
     }
-    write_outputs(Path(out), {"cbv.nii.gz": (np.nan_to_num(vol["cbv"]), affine),
-                              "rcbv.nii.gz": (np.nan_to_num(rcbv), affine)},
+    write_outputs(Path(out), {"cbv.nii.gz": (np.nan_to_num(res["maps"]["cbv"]), affine),
+                              "rcbv.nii.gz": (np.nan_to_num(res["maps"]["rcbv"]), affine)},
                   {"perfusion.json": summary})
     return summary

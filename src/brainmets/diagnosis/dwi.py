@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from brainmets.diagnosis.niftiio import DiagnosisInputError, finite_or_none, load_nifti
-from brainmets.diagnosis.roi import settings
+from brainmets.diagnosis.facts import settings
+from brainmets.diagnosis.volumes import DiagnosisInputError, finite_or_none, load
 
 # ----------------------------------------------------------------------------- bval / bvec
 
@@ -361,12 +361,66 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
             "p90": finite_or_none(np.percentile(v, 90))}
 
 
-def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
-            lesions: Path | None = None, nawm_mask: Path | None = None) -> dict[str, Any]:
-    """Compute and write DIR/adc.nii.gz and DIR/adc.json; returns the JSON summary."""
+def add_statements(per_lesion: list[dict[str, Any]], history: str | None,
+                   solitary: bool | None) -> None:
+    """Attach the statements each lesion's measured values trigger (in place)."""
+    from brainmets.diagnosis.block import measurement_statements, statement_dicts
+
+    for entry in per_lesion:
+        entry["statements"] = statement_dicts(
+            measurement_statements(entry["advanced_imaging"], history, solitary))
+
+
+def _lesion_entries(labels: np.ndarray | None, affine: np.ndarray, brain: np.ndarray,
+                    adc_1e3: np.ndarray, nawm_adc: float | None) -> list[dict[str, Any]]:
+    """Per lesion: ADC of the solid enhancing part (what Romano 2022 measured as lesional ADC),
+    of the cavity (ring labels only: what the abscess studies measured), rim and peritumoral."""
     from brainmets.diagnosis import roi
-    from brainmets.diagnosis._kb import thresholds
-    from brainmets.diagnosis.niftiio import resample_labels, write_outputs
+
+    out: list[dict[str, Any]] = []
+    if labels is None:
+        return out
+    for lid, m in roi.lesion_regions(labels, affine, brain).items():
+        cavity = _stats(adc_1e3[m["cavity"]])
+        entry: dict[str, Any] = {
+            "id": lid, "lesion": _stats(adc_1e3[m["lesion"]]),
+            "enhancing": _stats(adc_1e3[m["enhancing"]]),
+            "cavity_core": cavity, "rim": _stats(adc_1e3[m["rim"]]),
+            "peritumoral": _stats(adc_1e3[m["peri"]]), "notes": [],
+        }
+        ratio = (cavity["mean"] / nawm_adc) if cavity["mean"] is not None and nawm_adc else None
+        entry["cavity_to_nawm_ratio"] = finite_or_none(ratio)
+        if cavity["n_voxels"] == 0:
+            entry["notes"].append("solid label (no unlabelled interior): no cavity, so cavity "
+                                  "ADC is not computed")
+        entry["notes"].append("lesion_adc is the mean over the solid enhancing part only (the "
+                              "labelled voxels), as Romano 2022 measured it; 'lesion' (whole "
+                              "filled lesion incl. any cavity) is shown for reference only")
+        values: dict[str, Any] = {
+            k: v for k, v in (("cavity_adc", cavity["mean"]),
+                              ("cavity_adc_ratio", entry["cavity_to_nawm_ratio"]),
+                              ("lesion_adc", entry["enhancing"]["mean"]),
+                              ("nawm_adc", nawm_adc)) if v is not None}
+        if "lesion_adc" in values:
+            values["lesion_adc_region"] = "solid_enhancing"
+        if cavity["n_voxels"]:
+            values["ring_enhancing"] = True
+        entry["advanced_imaging"] = values
+        out.append(entry)
+    return out
+
+
+def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
+            lesions: Path | None = None, nawm_mask: Path | None = None,
+            history: str | None = None) -> dict[str, Any]:
+    """Compute and write DIR/adc.nii.gz and DIR/adc.json; returns the JSON summary.
+
+    Each lesion carries the interpretation statements its values trigger (``statements``),
+    asked for the lesion ``history`` (see :func:`brainmets.diagnosis.block.measurement_statements`).
+    """
+    from brainmets.diagnosis import roi
+    from brainmets.diagnosis.facts import thresholds
+    from brainmets.diagnosis.volumes import resample_labels, write_outputs
 
     dwi = Path(dwi)
     if dwi.is_dir():
@@ -377,7 +431,7 @@ def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
     else:
         if bval is None:
             raise DiagnosisInputError("--bval: required for a NIfTI DWI (FSL .bval file)")
-        data, affine, _ = load_nifti(dwi, "DWI", ndim=(4,))
+        data, affine, _ = load(dwi, "DWI", ndim=(4,))
         bvals = read_bvals(bval, data.shape[3])
         src = {"source": "nifti"}
         if bvec is not None:
@@ -392,12 +446,12 @@ def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
     warnings: list[str] = []
     labels = None
     if lesions is not None:
-        lab, lab_aff, _ = load_nifti(lesions, "--lesions", ndim=(3,))
+        lab, lab_aff, _ = load(lesions, "--lesions", ndim=(3,))
         labels, resampled = resample_labels(lab, lab_aff, data.shape[:3], affine)
         if resampled:
             warnings.append("lesion map was resampled to the DWI grid (nearest neighbour)")
     if nawm_mask is not None:
-        um, um_aff, _ = load_nifti(nawm_mask, "--nawm-mask", ndim=(3,))
+        um, um_aff, _ = load(nawm_mask, "--nawm-mask", ndim=(3,))
         nawm, _ = resample_labels((um > 0).astype(np.int32), um_aff, data.shape[:3], affine)
         nawm = (nawm > 0) & brain & np.isfinite(adc_1e3)
         nawm_info = roi.describe(nawm, affine, method="user mask (--nawm-mask)")
@@ -412,25 +466,8 @@ def run_adc(dwi: Path, bval: Path | None, bvec: Path | None, out: Path,
         warnings.append(
             f"NAWM median ADC {nawm_adc:g} x10^-3 mm^2/s outside {qc['low']}-{qc['high']}: "
             "ADC scaling/unit error suspected (R-DWI-3); ADC cut-offs must not be applied")
-    per_lesion = []
-    if labels is not None:
-        for lid, m in roi.lesion_regions(labels, affine, brain).items():
-            core = _stats(adc_1e3[m["core"]])
-            entry: dict[str, Any] = {
-                "id": lid, "lesion": _stats(adc_1e3[m["lesion"]]),
-                "cavity_core": core, "rim": _stats(adc_1e3[m["rim"]]),
-                "peritumoral": _stats(adc_1e3[m["peri"]]),
-            }
-            ratio = (core["mean"] / nawm_adc) if core["mean"] is not None and nawm_adc else None
-            entry["cavity_to_nawm_ratio"] = finite_or_none(ratio)
-            if core["n_voxels"] == 0:
-                entry["notes"] = ["no cavity/core deeper than the rim: cavity ADC not computed"]
-            entry["advanced_imaging"] = {
-                k: v for k, v in (("cavity_adc", core["mean"]),
-                                  ("cavity_adc_ratio", entry["cavity_to_nawm_ratio"]),
-                                  ("lesion_adc", entry["lesion"]["mean"]),
-                                  ("nawm_adc", nawm_adc)) if v is not None}
-            per_lesion.append(entry)
+    per_lesion = _lesion_entries(labels, affine, brain, adc_1e3, nawm_adc)
+    add_statements(per_lesion, history, None)
     summary = {
         "input": str(dwi), **src, "shape": list(data.shape), "units": "x10^-3 mm^2/s",
         "map": "adc.nii.gz (0 = not computed)", "fit": fit,

@@ -9,21 +9,15 @@ check it, and a user mask can replace it.
 
 from __future__ import annotations
 
-import functools
-import tomllib
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from brainmets.diagnosis._kb import DATA
-from brainmets.diagnosis.niftiio import voxel_sizes
+from brainmets.diagnosis.facts import settings
+from brainmets.diagnosis.volumes import voxel_sizes
 
-
-@functools.cache
-def settings() -> dict[str, Any]:
-    with (DATA / "diagnosis" / "processing.toml").open("rb") as fh:
-        return tomllib.load(fh)
+__all__ = ["brain_mask", "choose_nawm", "describe", "hot_spot_max", "lesion_regions", "settings"]
 
 
 def brain_mask(baseline: np.ndarray) -> np.ndarray:
@@ -53,9 +47,12 @@ def hemisphere_of(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
 
 def lesion_regions(labels: np.ndarray, affine: np.ndarray,
                    brain: np.ndarray | None = None) -> dict[int, dict[str, np.ndarray]]:
-    """Per lesion id: boolean masks ``lesion`` (filled), ``core``, ``rim``, ``peri``.
+    """Per lesion id: boolean masks ``lesion`` (filled), ``enhancing``, ``cavity``, ``core``,
+    ``rim``, ``peri``.
 
-    ``core`` is the unlabelled interior of a ring label (the cavity), or for a solid label the
+    ``enhancing`` is the labelled (enhancing, solid) part itself: the ring of a ring label, the
+    whole of a solid label; ``cavity`` is the unlabelled interior of a ring label (empty for a
+    solid label: a solid lesion has no cavity). ``core`` is the cavity, or for a solid label the
     voxels deeper than ``rim_mm``; ``rim`` is the rest of the filled lesion; ``peri`` is the ring
     within ``peritumoral_mm`` outside it (brain only, other lesions excluded).
     """
@@ -70,7 +67,8 @@ def lesion_regions(labels: np.ndarray, affine: np.ndarray,
                     for s, n in zip(sl, labels.shape, strict=True))
         sub = labels[box]
         filled = ndimage.binary_fill_holes(sub == lid)
-        core = filled & (sub != lid)  # a ring label: its unlabelled interior is the cavity
+        cavity = filled & (sub != lid)  # a ring label: its unlabelled interior is the cavity
+        core = cavity
         if not core.any():  # a solid label: voxels deeper than the rim thickness
             depth = ndimage.distance_transform_edt(filled, sampling=zooms)
             core = filled & (depth > cfg["rim_mm"])
@@ -79,8 +77,8 @@ def lesion_regions(labels: np.ndarray, affine: np.ndarray,
         if brain is not None:
             peri &= brain[box]
         masks = {}
-        for name, m in (("lesion", filled), ("core", core), ("rim", filled & ~core),
-                        ("peri", peri)):
+        for name, m in (("lesion", filled), ("enhancing", sub == lid), ("cavity", cavity),
+                        ("core", core), ("rim", filled & ~core), ("peri", peri)):
             full = np.zeros(labels.shape, bool)
             full[box] = m
             masks[name] = full
@@ -128,3 +126,24 @@ def describe(mask: np.ndarray, affine: np.ndarray, **extra: Any) -> dict[str, An
         info["centroid_mm"] = [round(float(v), 1) for v in (affine @ np.append(c, 1.0))[:3]]
     info.update(extra)
     return info
+
+
+def hot_spot_max(values: np.ndarray, region: np.ndarray) -> float | None:
+    """Highest mean of ``values`` over a small in-plane ROI inside ``region`` (hot-spot ROI).
+
+    The studies placed small ROIs on the hottest part of the lesion (Hoefnagels 2009, Romano
+    2022); their ROI size was not captured, so the ROI here is ``hot_spot_inplane_voxels``
+    square in-plane (an engineering choice), restricted to ``region`` voxels with finite values.
+    """
+    n = int(settings()["roi"]["hot_spot_inplane_voxels"])
+    ok = region & np.isfinite(values)
+    if not ok.any():
+        return None
+    size = (n, n, 1)
+    total = ndimage.uniform_filter(np.where(ok, values, 0.0), size=size, mode="constant")
+    count = ndimage.uniform_filter(ok.astype(float), size=size, mode="constant")
+    enough = ok & (count * n * n >= min(int(ok.sum()), (n * n + 1) // 2) - 1e-6)
+    if not enough.any():
+        enough = ok
+    local = np.where(enough, total / np.where(count > 0, count, 1.0), -np.inf)
+    return float(local.max())

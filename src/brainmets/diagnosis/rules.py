@@ -1,7 +1,11 @@
 """Interpretation rules (diagnosis.md §1.4, §2.7, §3.5, §4.3): advisory, never a diagnosis.
 
-Every statement says whether an entered value *supports* or *does not support* a reading, with the
-cut-off, its study, population, performance and confidence; missing inputs give
+Each rule declares the clinical question it answers (``question_id``) and the lesion history it
+applies to (``applies_to``); :func:`interpret` asks only the questions that fit the lesion's
+history (:mod:`.history`): untreated and undiagnosed -> glioblastoma vs metastasis and abscess;
+irradiated -> recurrence vs radiation necrosis. Every statement says whether an entered value
+*supports* or *does not support* a reading, with the cut-off, its study, population,
+performance and confidence (``interpolated`` for the toolkit's own cut-offs); missing inputs give
 ``not assessable: needs <field>``. Cut-offs live in knowledge/data/diagnosis/thresholds.toml.
 """
 
@@ -12,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from brainmets.diagnosis import _kb
+from brainmets.diagnosis import facts
+from brainmets.diagnosis.history import LesionHistory, history_text, lesion_history
 from brainmets.model import AdvancedImaging, Patient
 
 StatementStatus = Literal[
@@ -20,9 +25,18 @@ StatementStatus = Literal[
 ]
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-_PERFUSION_FIELDS = ("dsc_leakage_corrected", "dsc_te_ms", "dsc_field_strength_t")
 _ADC_THRESHOLDS = {"T1", "T1b", "T2c"}
+_RCBV_METRICS = {"perilesional_max_rcbv", "lesion_max_rcbv_wm", "lesion_max_rcbv_gm"}
 ADVISORY = "Advisory flag from a published study, not a diagnosis."
+ADVISORY_OWN = "Advisory flag on the toolkit's own interpolated cut-off, not a diagnosis."
+QUESTION_TEXT = {
+    "glioblastoma_vs_metastasis": "glioblastoma (or high-grade glioma) vs metastasis, for an "
+                                  "untreated lesion whose diagnosis is open",
+    "abscess": "pyogenic abscess vs necrotic/cystic tumour, for an untreated ring-enhancing "
+               "lesion whose diagnosis is open",
+    "recurrence_vs_necrosis": "recurrence vs radiation necrosis, for an irradiated lesion",
+    "qc": "measurement quality check",
+}
 
 
 class Statement(BaseModel):
@@ -31,6 +45,7 @@ class Statement(BaseModel):
     rule_id: str
     threshold_id: str | None = None
     question: str
+    question_id: str = "qc"
     status: StatementStatus
     text: str
     metric: str | None = None
@@ -50,43 +65,79 @@ class Statement(BaseModel):
     notes: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list)
 
+    @property
+    def id(self) -> str:
+        return f"{self.rule_id}:{self.threshold_id}" if self.threshold_id else self.rule_id
+
+
+class Plan(BaseModel):
+    """The questions asked for this lesion (with a caveat where the history is not recorded)."""
+
+    history: LesionHistory
+    asked: dict[str, str | None] = Field(default_factory=dict, description="question -> caveat")
+    not_asked: list[str] = Field(default_factory=list)
+
 
 def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+def plan(patient: Patient) -> Plan:
+    """Which questions fit the lesion's history (diagnosis.md §2.5 vs §2.6 populations)."""
+    h = lesion_history(patient, patient.advanced_imaging)
+    p = Plan(history=h)
+    known = history_text(h)
+    if h.treated is True or h.undiagnosed is False:
+        why = "treated" if h.treated else "histology known"
+        p.not_asked.append(
+            f"Differential-diagnosis questions for an untreated lesion whose diagnosis is open "
+            f"are not asked: the lesion is {why} ({known}).")
+    else:
+        caveat = None if (h.treated is False and h.undiagnosed is True) else (
+            f"history not fully recorded ({known}): this question applies only to an untreated "
+            "lesion whose diagnosis is open")
+        p.asked["glioblastoma_vs_metastasis"] = caveat
+        p.asked["abscess"] = caveat
+    if h.irradiated is False:
+        p.not_asked.append(f"Recurrence vs radiation necrosis is not asked: the lesion was not "
+                           f"irradiated ({known}).")
+    else:
+        p.asked["recurrence_vs_necrosis"] = None if h.irradiated else (
+            f"irradiation not recorded ({known}): this question applies only to an irradiated "
+            "lesion")
+    return p
+
+
 def _context_flags(patient: Patient, ai: AdvancedImaging) -> dict[str, bool | None]:
-    """Clinical context, falling back on the lesion list where the entry is absent."""
-    lesions = patient.brain_metastases.lesions
-    prior = ai.prior_srs
-    if prior is None and any(le.prior_srs for le in lesions):
-        prior = True
+    """Ring enhancement (entered, or seen on a recorded lesion) and solitary (entered only)."""
     ring = ai.ring_enhancing
-    if ring is None and any(le.enhancement == "ring" for le in lesions):
+    if ring is None and any(le.enhancement == "ring" for le in patient.brain_metastases.lesions):
         ring = True
-    solitary = ai.solitary_enhancing_lesion
-    if solitary is None and patient.brain_metastases.effective_count is not None:
-        solitary = patient.brain_metastases.effective_count == 1
-    return {"prior_srs": prior, "ring_enhancing": ring, "solitary_enhancing_lesion": solitary}
+    return {"ring_enhancing": ring, "solitary_enhancing_lesion": ai.solitary_enhancing_lesion}
 
 
 def _base(t: dict[str, Any]) -> dict[str, Any]:
     return {
         "rule_id": t["rule"], "threshold_id": t["id"], "question": t["question"],
+        "question_id": t["question_id"],
         "metric": t["metric"], "cutoff": float(t["cutoff"]), "direction": t["direction"],
         "unit": t["unit"], "default_cutoff": t.get("default_cutoff"),
-        "sources": list(t["sources"]), "citations": [_kb.citation(s) for s in t["sources"]],
+        "sources": list(t["sources"]), "citations": [facts.citation(s) for s in t["sources"]],
         "confidence": t["confidence"], "population": t["population"],
         "performance": t["performance"], "notes": [t["note"]] if t.get("note") else [],
     }
 
 
 def _provenance(t: dict[str, Any]) -> str:
-    text = (
-        f"Cut-off {t['direction']} {_fmt(t['cutoff'])} from {_kb.short(t['sources'][0])} "
-        f"[{t['sources'][0]}] ({t['n']}; "
-        f"{t['performance']}); confidence: {t['confidence'].replace('_', '-')}."
-    )
+    src = t["sources"][0]
+    if t["confidence"] == "interpolated":
+        text = (f"Cut-off {t['direction']} {_fmt(t['cutoff'])} is the toolkit's own interpolated "
+                f"value, not a published threshold (group values from {facts.short(src)} "
+                f"[{src}], {t['n']}); confidence: interpolated. {ADVISORY_OWN}")
+    else:
+        text = (f"Cut-off {t['direction']} {_fmt(t['cutoff'])} from {facts.short(src)} [{src}] "
+                f"({t['n']}; {t['performance']}); confidence: "
+                f"{t['confidence'].replace('_', '-')}. {ADVISORY}")
     if "default_cutoff" in t:
         text += f" Cut-off changed by the user from the default {_fmt(t['default_cutoff'])}."
     return text
@@ -116,19 +167,46 @@ def _perfusion_gate(ai: AdvancedImaging, qc: dict[str, Any]) -> tuple[bool, list
     return low, notes
 
 
+def _measurement_gate(t: dict[str, Any], ai: AdvancedImaging) -> tuple[bool, list[str]]:
+    """Was the value measured the way the study measured it? (low reliability?, notes)."""
+    metric = t["metric"]
+    if metric in _RCBV_METRICS:
+        how = ai.rcbv_measurement
+        if how is None:
+            return False, ["rCBV measurement method not recorded (advanced_imaging."
+                           "rcbv_measurement); the study used hot-spot ROIs"]
+        if how != "hot_spot_roi":
+            return True, [f"low reliability: max rCBV measured as {how.replace('_', ' ')}; the "
+                          "study used hot-spot ROIs, so the cut-off may not transfer"]
+    if metric == "lesion_adc":
+        where = ai.lesion_adc_region
+        if where is None:
+            return False, ["lesion ADC region not recorded (advanced_imaging.lesion_adc_region);"
+                           " the study measured the solid enhancing part"]
+        if where != "solid_enhancing":
+            return True, [f"low reliability: lesion ADC measured over the "
+                          f"{where.replace('_', ' ')}; the study measured the solid enhancing "
+                          "part (a cavity raises the mean)"]
+    return False, []
+
+
+def _population_note(t: dict[str, Any], h: LesionHistory) -> list[str]:
+    want = t.get("study_treatment")
+    if want != "srs" or not h.modalities or {"srs", "fsrt"} & set(h.modalities):
+        return []
+    return [f"the study population was treated by radiosurgery; this lesion had "
+            f"{', '.join(h.modalities)}: the cut-off may not transfer"]
+
+
 def _missing_value(value: Any) -> bool:
     return value is None or value == "unknown"
 
 
-def _threshold_statement(
-    t: dict[str, Any], ai: AdvancedImaging | None, ctx: dict[str, bool | None],
-    kb: dict[str, Any],
-) -> Statement | None:
-    base = _base(t)
-    tracer = t.get("tracer")
-    if tracer and ai is not None and ai.pet_tracer not in (None, tracer):
-        return None  # another tracer's rule: irrelevant
+def _missing_inputs(t: dict[str, Any], ai: AdvancedImaging | None,
+                    ctx: dict[str, bool | None]) -> list[str] | str:
+    """Missing fields, or the name of a context flag that is false (rule not applicable)."""
     missing: list[str] = []
+    tracer = t.get("tracer")
     if ai is None:
         missing.append(f"advanced_imaging.{t['metric']}")
     else:
@@ -138,54 +216,59 @@ def _threshold_statement(
             missing.append(f"advanced_imaging.{t['metric']}")
     for cond in t.get("requires_true", []):
         if ctx.get(cond) is False:
-            return Statement(
-                **base, status="not_applicable",
-                text=f"{t['label']}: not applicable ({cond.replace('_', ' ')} is false). "
-                f"Rule: {t['question']}.",
-            )
+            return cond
         if ctx.get(cond) is None:
             missing.append(f"advanced_imaging.{cond}")
-    value = None if ai is None else getattr(ai, t["metric"])
-    shown = f" (value {_fmt(value)} shown only)" if value is not None else ""
     for field in t.get("requires_recorded", []):
         if ai is None or _missing_value(getattr(ai, field)):
             missing.append(f"advanced_imaging.{field}")
+    return missing
+
+
+def _threshold_statement(
+    t: dict[str, Any], ai: AdvancedImaging | None, ctx: dict[str, bool | None],
+    kb: dict[str, Any], h: LesionHistory,
+) -> Statement | None:
+    base = _base(t)
+    tracer = t.get("tracer")
+    if tracer and ai is not None and ai.pet_tracer not in (None, tracer):
+        return None  # another tracer's rule: irrelevant
+    missing = _missing_inputs(t, ai, ctx)
+    if isinstance(missing, str):
+        return Statement(**base, status="not_applicable",
+                         text=f"{t['label']}: not applicable ({missing.replace('_', ' ')} is "
+                         f"false). Rule: {t['question']}.")
+    value = None if ai is None else getattr(ai, t["metric"])
     if missing:
+        shown = f" (value {_fmt(value)} shown only)" if value is not None else ""
         return Statement(
             **base, status="not_assessable", value=value, missing=missing,
             text=f"{t['label']}: not assessable: needs {', '.join(missing)}{shown}. "
             f"Rule: {t['question']}.",
         )
     assert ai is not None and value is not None
-    notes = list(base.pop("notes"))
-    reliability: Literal["standard", "low"] = "standard"
-    if t.get("perfusion"):
-        low, gate_notes = _perfusion_gate(ai, kb["qc"])
-        notes.extend(gate_notes)
-        reliability = "low" if low else "standard"
+    notes = list(base.pop("notes")) + _population_note(t, h)
+    low, gate_notes = _perfusion_gate(ai, kb["qc"]) if t.get("perfusion") else (False, [])
+    low_m, m_notes = _measurement_gate(t, ai)
+    notes.extend(gate_notes + m_notes)
     fires = _OPS[t["direction"]](value, float(t["cutoff"]))
     label = f"{t['label']} {_fmt(value)} {t['unit']}".replace(" ratio", "")
-    if fires:
-        text = (
-            f"{label} {t['direction']} {_fmt(t['cutoff'])}: supports \"{t['supports']}\" "
-            f"({t['question']}). {_provenance(t)} {ADVISORY}"
-        )
-    else:
-        text = (
-            f"{label} does not meet {t['direction']} {_fmt(t['cutoff'])}: does not support "
-            f"\"{t['supports']}\" ({t['question']}); a value on the other side of a study "
-            f"cut-off does not exclude it. {_provenance(t)} {ADVISORY}"
-        )
-    if reliability == "low":
+    verdict = (f"{t['direction']} {_fmt(t['cutoff'])}: supports" if fires else
+               f"does not meet {t['direction']} {_fmt(t['cutoff'])}: does not support")
+    text = f"{label} {verdict} \"{t['supports']}\" ({t['question']})."
+    if not fires:
+        text += " A value on the other side of a study cut-off does not exclude it."
+    text += f" {_provenance(t)}"
+    if low or low_m:
         text += " LOW RELIABILITY: " + "; ".join(n for n in notes if n.startswith("low "))
-    if t.get("perfusion") and "prior_srs" in t.get("requires_true", []) \
+    if t.get("perfusion") and t["question_id"] == "recurrence_vs_necrosis" \
             and ai.pre_srs_hyperperfused is False:
         hyp = kb["context"]["baseline_hypoperfusion"]
         notes.append(f"{hyp['rule']}: {hyp['text']}")
         text += f" Note ({hyp['rule']}): {hyp['text']}."
     return Statement(
         **base, status="supports" if fires else "does_not_support", value=value, text=text,
-        reliability=reliability, notes=notes,
+        reliability="low" if (low or low_m) else "standard", notes=notes,
     )
 
 
@@ -199,10 +282,10 @@ def _adc_gate(ai: AdvancedImaging | None, qc: dict[str, Any]) -> Statement | Non
     return Statement(
         rule_id=g["rule"], question="ADC unit/scaling check", status="display_only",
         metric="nawm_adc", value=ai.nawm_adc, unit=g["unit"], sources=list(g["sources"]),
-        citations=[_kb.citation(s) for s in g["sources"]], confidence=g["confidence"],
+        citations=[facts.citation(s) for s in g["sources"]], confidence=g["confidence"],
         text=f"NAWM ADC {_fmt(ai.nawm_adc)} x10^-3 mm^2/s lies outside {_fmt(g['low'])}-"
-        f"{_fmt(g['high'])}: ADC scaling/unit error suspected; ADC cut-offs not applied. "
-        f"{g['note']}",
+        f"{_fmt(g['high'])} (the toolkit's own interpolated window): ADC scaling/unit error "
+        f"suspected; ADC cut-offs not applied. {g['note']}",
     )
 
 
@@ -212,11 +295,8 @@ def _romano_combined(
     table = kb["threshold"]
     t2, t3, tadc = table["T2"], table["T3"], table["T2c"]
     base = _base(tadc)
-    base["rule_id"] = "R-PWI-1c"
-    base["metric"] = "perilesional_max_rcbv+lesion_psr_percent+lesion_adc"
-    base["cutoff"] = None
-    base["direction"] = None
-    base["unit"] = None
+    base.update(rule_id="R-PWI-1c", cutoff=None, direction=None, unit=None,
+                metric="perilesional_max_rcbv+lesion_psr_percent+lesion_adc")
     parts = [(t2, "perilesional_max_rcbv"), (t3, "lesion_psr_percent"), (tadc, "lesion_adc")]
     if ctx["solitary_enhancing_lesion"] is False:
         return Statement(**base, status="not_applicable",
@@ -237,107 +317,72 @@ def _romano_combined(
         f"{'met' if ok else 'not met'}" for (t, m), ok in zip(parts, met, strict=True)
     )
     low, gate_notes = _perfusion_gate(ai, kb["qc"])
+    lows = [_measurement_gate(t, ai) for t in (t2, tadc)]
+    low = low or any(x[0] for x in lows)
+    notes = list(base.pop("notes")) + gate_notes + [n for x in lows for n in x[1]]
     fires = all(met)
     verdict = "supports" if fires else "does not support"
-    text = (f"Combined rule ({crit}) {verdict} \"{tadc['supports']}\". {_provenance(tadc)} "
-            f"{ADVISORY}")
-    notes = list(base.pop("notes")) + gate_notes
+    text = (f"Combined rule ({crit}) {verdict} \"{tadc['supports']}\". {_provenance(tadc)}")
+    if low:
+        text += " LOW RELIABILITY: " + "; ".join(n for n in notes if n.startswith("low "))
     return Statement(**base, status="supports" if fires else "does_not_support", text=text,
                      reliability="low" if low else "standard", notes=notes)
 
 
-def _context_statements(
-    ai: AdvancedImaging | None, ctx: dict[str, bool | None], kb: dict[str, Any]
-) -> list[Statement]:
-    out: list[Statement] = []
-    c = kb["context"]
-    if ctx["prior_srs"]:
-        n = c["narloch"]
-        common = {"rule_id": n["rule"], "question": "recurrence vs radiation necrosis after SRS",
-                  "sources": list(n["sources"]), "confidence": n["confidence"],
-                  "citations": [_kb.citation(s) for s in n["sources"]]}
-        pre = (f"In Narloch 2017 (35 biopsied enlarging lesions after SRS) {n['rn_only_pct']}% "
-               f"showed radiation necrosis only; recurrence was found in "
-               f"{n['recurrence_pct_early']}% of lesions biopsied <= {_fmt(n['months'])} months "
-               f"after SRS vs {n['recurrence_pct_late']}% later.")
-        months = None if ai is None else ai.months_since_srs
-        if months is None:
-            out.append(Statement(**common, status="not_assessable",
-                                 missing=["advanced_imaging.months_since_srs"],
-                                 text="Time since SRS: not assessable: needs "
-                                 f"advanced_imaging.months_since_srs. {pre}"))
-        else:
-            out.append(Statement(**common, status="display_only", metric="months_since_srs",
-                                 value=months, unit="months",
-                                 text=f"{_fmt(months)} months since SRS. {pre}"))
-        m = c["mrs_after_srs"]
-        if ai is not None and (ai.lesional_cho_cr is not None or ai.lesional_cho_naa is not None):
-            vals = ", ".join(
-                f"{k} {_fmt(v)}" for k, v in (("Cho/Cr", ai.lesional_cho_cr),
-                                              ("Cho/NAA", ai.lesional_cho_naa)) if v is not None)
-            out.append(Statement(rule_id=m["rule"], question="recurrence vs radiation necrosis",
-                                 status="display_only", text=f"Lesional {vals}: {m['text']}.",
-                                 sources=list(m["sources"]), confidence=m["confidence"],
-                                 citations=[_kb.citation(s) for s in m["sources"]]))
-    a = c["abscess_peaks"]
-    common = {"rule_id": a["rule"], "question": "pyogenic abscess vs necrotic tumour (MRS)",
-              "sources": list(a["sources"]), "confidence": a["confidence"],
-              "citations": [_kb.citation(s) for s in a["sources"]]}
-    peaks = None if ai is None else ai.abscess_peaks
-    if peaks is None:
-        out.append(Statement(**common, status="not_assessable",
-                             missing=["advanced_imaging.abscess_peaks"],
-                             text="Abscess MRS peaks: not assessable: needs "
-                             "advanced_imaging.abscess_peaks."))
-    else:
-        verdict = "supports" if peaks else "does_not_support"
-        word = "recorded" if peaks else "not recorded"
-        out.append(Statement(**common, status=verdict,
-                             text=f"Amino-acid/acetate/succinate peaks {word}: "
-                             f"{verdict.replace('_', ' ')} \"{a['text']}\" (Lai 2002, n = 14). "
-                             f"{ADVISORY}"))
-    return out
+def _gate_adc(st: Statement, t: dict[str, Any]) -> Statement:
+    if st.status not in ("supports", "does_not_support"):
+        return st
+    return st.model_copy(update={
+        "status": "not_assessable", "missing": ["advanced_imaging.nawm_adc (plausible)"],
+        "text": f"{t['label']}: not assessable: ADC scaling/unit error suspected (R-DWI-3)."})
+
+
+def _skip(tid: str, ai: AdvancedImaging | None) -> bool:
+    if tid == "T2c":
+        return True  # only inside the combined rule
+    if tid == "T1b" and ai is not None and ai.cavity_adc_ratio is not None:
+        return True  # absolute fallback only without a NAWM ratio
+    return tid == "T1" and ai is not None and ai.cavity_adc_ratio is None \
+        and ai.cavity_adc is not None  # the fallback T1b speaks instead
 
 
 def interpret(
     patient: Patient | dict[str, Any], overrides: dict[str, float] | None = None
 ) -> list[Statement]:
-    """All diagnosis-aid statements for one patient (advisory; cut-offs configurable)."""
+    """The statements for the questions that fit the lesion's history (advisory; configurable)."""
+    from brainmets.diagnosis.context_rules import context_statements
     from brainmets.model import parse_patient
 
     if not isinstance(patient, Patient):
         patient = parse_patient(patient)
-    kb = _kb.thresholds(overrides)
+    kb = facts.thresholds(overrides)
     ai = patient.advanced_imaging
     ctx = _context_flags(patient, ai or AdvancedImaging())
+    p = plan(patient)
     out: list[Statement] = []
     gate = _adc_gate(ai, kb["qc"])
     if gate is not None:
         out.append(gate)
     for tid, t in kb["threshold"].items():
-        if tid == "T2c":
-            continue  # only inside the combined rule
-        if tid == "T1b" and ai is not None and ai.cavity_adc_ratio is not None:
-            continue  # absolute fallback only without a NAWM ratio
-        if tid == "T1" and ai is not None and ai.cavity_adc_ratio is None \
-                and ai.cavity_adc is not None:
-            continue  # the fallback T1b speaks instead
-        st = _threshold_statement(t, ai, ctx, kb)
+        if t["question_id"] not in p.asked or _skip(tid, ai):
+            continue
+        st = _threshold_statement(t, ai, ctx, kb, p.history)
         if st is None:
             continue
-        if gate is not None and tid in _ADC_THRESHOLDS and st.status in (
-                "supports", "does_not_support"):
-            st = st.model_copy(update={
-                "status": "not_assessable", "missing": ["advanced_imaging.nawm_adc (plausible)"],
-                "text": f"{t['label']}: not assessable: ADC scaling/unit error suspected "
-                        f"(R-DWI-3).",
-            })
+        if gate is not None and tid in _ADC_THRESHOLDS:
+            st = _gate_adc(st, t)
         out.append(st)
-    out.append(_romano_combined(ai, ctx, kb))
-    out.extend(_context_statements(ai, ctx, kb))
+    if "glioblastoma_vs_metastasis" in p.asked:
+        st = _romano_combined(ai, ctx, kb)
+        out.append(_gate_adc(st, kb["threshold"]["T2c"]) if gate is not None else st)
+    out.extend(context_statements(ai, p.asked, kb))
+    for st in out:
+        caveat = p.asked.get(st.question_id)
+        if caveat:
+            st.notes.append(caveat)
     return out
 
 
 def possible_treatment_effect(statements: list[Statement]) -> list[Statement]:
     """The statements about recurrence vs radiation necrosis (for the response engine)."""
-    return [s for s in statements if "recurrence" in s.question or "progression" in s.question]
+    return [s for s in statements if s.question_id == "recurrence_vs_necrosis"]

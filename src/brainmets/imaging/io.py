@@ -121,6 +121,37 @@ def _short(exc: BaseException) -> str:
     return msg[:160]
 
 
+def load_nifti_array(
+    path: str | os.PathLike[str], what: str, ndim: tuple[int, ...] = (3, 4)
+) -> tuple[np.ndarray, np.ndarray, object]:
+    """A NIfTI map or series (DWI, DSC: last axis = volume/time) as (float32 array, affine,
+    header); errors are :class:`ImagingInputError` naming ``what`` (added for diagnosis)."""
+    import nibabel as nib
+
+    p = Path(path)
+    if not p.exists():
+        raise ImagingInputError(f"{what}: no such file: {p}")
+    if p.is_dir():
+        raise ImagingInputError(f"{what}: is a directory, expected a NIfTI file: {p}")
+    if p.stat().st_size > MAX_INPUT_BYTES:
+        raise ImagingInputError(f"{what}: {p} is above the {MAX_INPUT_BYTES / 1e9:.2f} GB limit")
+    try:
+        img = nib.load(str(p))
+        data = np.asarray(img.dataobj, dtype=np.float32)
+    except Exception as exc:  # nibabel raises many types for corrupt files
+        raise ImagingInputError(f"{what}: cannot read NIfTI {p}: {_short(exc)}") from None
+    while data.ndim > max(ndim) and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim == 4 and 4 not in ndim and data.shape[3] == 1:
+        data = data[..., 0]
+    if data.ndim not in ndim:
+        want = " or ".join(f"{n}-D" for n in ndim)
+        raise ImagingInputError(f"{what}: expected a {want} image, got shape {data.shape}")
+    if not np.all(np.isfinite(img.affine)):
+        raise ImagingInputError(f"{what}: the image affine is not finite")
+    return data, np.asarray(img.affine, dtype=np.float64), img.header
+
+
 def _looks_like_dicom(p: Path) -> bool:
     try:
         with open(p, "rb") as fh:

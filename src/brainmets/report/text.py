@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from brainmets.model import Assessment, Option, SourceRef
+from brainmets.model import Assessment, Diagnosis, Option, SourceRef
 
 _KIND_TITLES = (("local", "Local options"), ("systemic", "Systemic options"),
                 ("supportive", "Supportive care and other"))
@@ -66,6 +66,32 @@ def _option_block(o: Option) -> Text:
     if o.card and isinstance(o.card.get("summary_lines"), list):
         for line in o.card["summary_lines"]:
             t.append(f"\n    | {line}")
+    return t
+
+
+def _diagnosis_text(d: Diagnosis) -> Text:
+    """Diagnosis aids: questions asked, statements with sources, epidemiology/screening context."""
+    t = Text()
+    t.append("Diagnosis aids (advisory, not a diagnosis)\n", style="bold")
+    t.append(f"{d.summary}\n")
+    for q in d.questions:
+        t.append(f"  question: {q.text} ({q.why})\n", style="dim")
+    for line in d.not_asked:
+        t.append(f"  {line}\n", style="dim")
+    waiting = []
+    for s in d.statements:
+        if s.status == "not_assessable":
+            waiting.append(s.id)
+            continue
+        flag = " [low reliability]" if s.reliability == "low" else ""
+        t.append(f"- [{s.status}{flag}] {s.text} [{s.source}, {s.confidence}]\n")
+    if waiting:
+        t.append(f"  not assessable (inputs missing): {', '.join(waiting)}\n", style="dim")
+    for title, rows in (("epidemiology", d.context.epidemiology),
+                        ("screening", d.context.screening)):
+        for r in rows:
+            t.append(f"  {title}: {r.text} [{', '.join(r.sources)}; {r.confidence}]\n",
+                     style="dim")
     return t
 
 
@@ -128,6 +154,8 @@ def assessment_renderable(a: Assessment) -> Group:
                 line.append(f" [{_source_line(r.sources[0])}]", style="dim")
             parts.append(line)
 
+    if a.diagnosis is not None:
+        parts.append(_diagnosis_text(a.diagnosis))
     if a.warnings:
         w = Text()
         for line in a.warnings:

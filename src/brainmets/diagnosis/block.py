@@ -1,0 +1,134 @@
+"""The assessment's ``diagnosis`` block (CONTRACT §2): statements for the questions that fit the
+lesion's history, and the epidemiology and screening context for the primary, all sourced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brainmets.diagnosis.history import history_text
+from brainmets.diagnosis.rules import QUESTION_TEXT, Statement, interpret, plan
+from brainmets.model import (
+    Diagnosis,
+    DiagnosisContext,
+    DiagnosisContextRow,
+    DiagnosisQuestion,
+    DiagnosisStatement,
+    Patient,
+)
+
+_SHOWN = ("supports", "does_not_support", "display_only")
+
+
+def _cutoff(s: Statement) -> str | None:
+    if s.cutoff is None or s.direction is None:
+        return None
+    return f"{s.direction} {s.cutoff:g}" + (f" {s.unit}" if s.unit else "")
+
+
+def to_contract(s: Statement) -> DiagnosisStatement:
+    """A rules statement in the CONTRACT §2 shape (plus status, value and citations)."""
+    return DiagnosisStatement(
+        id=s.id, text=s.text, question=s.question_id, cutoff=_cutoff(s),
+        source=s.sources[0] if s.sources else None, confidence=s.confidence,
+        status=s.status, value=s.value, unit=s.unit, sources=list(s.sources),
+        citations=list(s.citations), reliability=s.reliability, missing=list(s.missing),
+        notes=list(s.notes))
+
+
+def _row(text: str, row: dict[str, Any]) -> DiagnosisContextRow:
+    sources = list(row.get("sources", []))
+    return DiagnosisContextRow(text=text, source=sources[0] if sources else None,
+                               sources=sources, confidence=row.get("confidence"))
+
+
+def context_block(primary_site: str | None) -> DiagnosisContext:
+    """Epidemiology (incidence, peak age, general figures) and screening rows with sources."""
+    from brainmets.diagnosis.epidemiology import context
+
+    c = context(primary_site)
+    epi = []
+    for r in c["incidence"]:
+        pct = f"{r['percent']:g}%: " if "percent" in r else ""
+        epi.append(_row(f"{pct}{r['measure']}", r))
+    for r in c["peak_age"]:
+        epi.append(_row(f"{r['measure']}: {r['ages']}", r))
+    epi.extend(_row(r["text"], r) for r in c["general"])
+    return DiagnosisContext(
+        primary_site=primary_site, epidemiology=epi,
+        screening=[_row(r["text"], r) for r in c["screening"]],
+        unconfirmed=[_row(f"{r['claim']}: {r['display']}", r) for r in c["unconfirmed_claims"]],
+        notes=list(c["notes"]))
+
+
+def _summary(statements: list[DiagnosisStatement], questions: list[DiagnosisQuestion],
+             has_values: bool, site: str | None) -> str:
+    shown = [s for s in statements if s.status in ("supports", "does_not_support")]
+    support = sum(1 for s in shown if s.status == "supports")
+    missing = sum(1 for s in statements if s.status == "not_assessable")
+    asked = ", ".join(q.id.replace("_", " ") for q in questions) or "none"
+    if not has_values:
+        head = "no advanced-imaging values entered"
+    else:
+        head = (f"{len(shown)} statement(s) with a cut-off ({support} supporting), "
+                f"{missing} not assessable")
+    return f"Diagnosis aids: {head}; questions: {asked}; context for primary {site or 'unknown'}."
+
+
+def diagnosis_block(patient: Patient, overrides: dict[str, float] | None = None) -> Diagnosis:
+    """The ``diagnosis`` block for one patient (advisory; every statement sourced)."""
+    p = plan(patient)
+    questions = [DiagnosisQuestion(id=q, text=QUESTION_TEXT[q],
+                                   why=caveat or f"lesion history: {history_text(p.history)}")
+                 for q, caveat in p.asked.items()]
+    has_values = patient.advanced_imaging is not None
+    statements = [to_contract(s) for s in interpret(patient, overrides)] if has_values else []
+    site = patient.primary.site
+    history: dict[str, Any] = p.history.model_dump()
+    history["text"] = history_text(p.history)
+    return Diagnosis(
+        summary=_summary(statements, questions, has_values, site), questions=questions,
+        not_asked=p.not_asked, history=history, statements=statements,
+        context=context_block(site))
+
+
+def statement_lines(statements: list[Statement] | list[DiagnosisStatement]) -> list[str]:
+    """One line per statement that a value triggered (for the adc/perfusion commands)."""
+    out = []
+    for s in statements:
+        if s.status not in _SHOWN:
+            continue
+        flag = " [low reliability]" if s.reliability == "low" else ""
+        out.append(f"{s.status}{flag}: {s.text}")
+    return out
+
+
+#: ``--history`` choices of the adc/perfusion commands -> record fields
+HISTORY_CHOICES = ("untreated", "srs", "fsrt", "wbrt", "ha_wbrt")
+
+
+def measurement_statements(values: dict[str, Any], history: str | None = None,
+                           solitary: bool | None = None) -> list[Statement]:
+    """Statements that measured values trigger (``adc``/``perfusion`` commands).
+
+    ``history``: ``untreated`` (not irradiated, not resected, histology open), a radiation
+    modality the lesion received, or None (not given: every question is asked with a caveat).
+    """
+    from brainmets.model import parse_patient
+
+    record: dict[str, Any] = {"advanced_imaging": dict(values)}
+    if solitary is not None:
+        record["advanced_imaging"]["solitary_enhancing_lesion"] = solitary
+    if history == "untreated":
+        record["radiation_history"] = []
+        record["advanced_imaging"]["histology_confirmed"] = False
+        record["brain_metastases"] = {"lesions": [{"resected": False}]}
+    elif history is not None:
+        record["radiation_history"] = [{"modality": history}]
+    return [s for s in interpret(parse_patient(record)) if s.status in _SHOWN]
+
+
+def statement_dicts(statements: list[Statement]) -> list[dict[str, Any]]:
+    """JSON form for the command output (CONTRACT §2 statement fields)."""
+    return [to_contract(s).model_dump(include={"id", "text", "question", "cutoff", "source",
+                                               "confidence", "status", "reliability"})
+            for s in statements]

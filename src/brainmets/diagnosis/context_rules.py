@@ -1,0 +1,101 @@
+"""Display rules without a cut-off: time since SRS (R-PWI-6), MRS after SRS (R-MRS-2), the FET
+time-activity curve (R-PET-1), abscess peaks and lipid/lactate (R-MRS-3). Each is asked only for
+its question (recurrence vs necrosis, or abscess)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brainmets.diagnosis import facts
+from brainmets.diagnosis.rules import ADVISORY, Statement, _fmt
+from brainmets.model import AdvancedImaging
+
+RECURRENCE = "recurrence_vs_necrosis"
+
+
+def _common(section: dict[str, Any], question: str, question_id: str) -> dict[str, Any]:
+    return {"rule_id": section["rule"], "question": question, "question_id": question_id,
+            "sources": list(section["sources"]), "confidence": section["confidence"],
+            "citations": [facts.citation(s) for s in section["sources"]]}
+
+
+def _time_since_srs(ai: AdvancedImaging | None, n: dict[str, Any]) -> Statement:
+    common = _common(n, "recurrence vs radiation necrosis after SRS", RECURRENCE)
+    pre = (f"In Narloch 2017 (35 biopsied enlarging lesions after SRS) {n['rn_only_pct']}% "
+           f"showed radiation necrosis only; recurrence was found in "
+           f"{n['recurrence_pct_early']}% of lesions biopsied <= {_fmt(n['months'])} months "
+           f"after SRS vs {n['recurrence_pct_late']}% later.")
+    months = None if ai is None else ai.months_since_srs
+    if months is None:
+        return Statement(**common, status="not_assessable",
+                         missing=["advanced_imaging.months_since_srs"],
+                         text=f"Time since SRS: not assessable: needs "
+                         f"advanced_imaging.months_since_srs. {pre}")
+    return Statement(**common, status="display_only", metric="months_since_srs", value=months,
+                     unit="months", text=f"{_fmt(months)} months since SRS. {pre}")
+
+
+def _fet_tac(ai: AdvancedImaging, c: dict[str, Any]) -> Statement | None:
+    if ai.pet_tracer not in (None, "fet") or ai.pet_tac_pattern is None:
+        return None
+    pattern = ai.pet_tac_pattern
+    status = {"decreasing": "supports", "increasing": "does_not_support"}.get(
+        pattern, "display_only")
+    return Statement(**_common(c, "recurrence vs radiation change after radiotherapy",
+                               RECURRENCE),
+                     status=status, metric="pet_tac_pattern",
+                     text=f"FET time-activity curve {pattern}: {c[pattern]} (Romagna 2016; "
+                     f"Ceccon 2017). {ADVISORY}")
+
+
+def _recurrence(ai: AdvancedImaging | None, c: dict[str, Any]) -> list[Statement]:
+    out = [_time_since_srs(ai, c["narloch"])]
+    m = c["mrs_after_srs"]
+    if ai is not None and (ai.lesional_cho_cr is not None or ai.lesional_cho_naa is not None):
+        vals = ", ".join(f"{k} {_fmt(v)}" for k, v in (
+            ("Cho/Cr", ai.lesional_cho_cr), ("Cho/NAA", ai.lesional_cho_naa)) if v is not None)
+        te = f" (TE {_fmt(ai.mrs_te_ms)} ms)" if ai.mrs_te_ms else " (TE not recorded)"
+        out.append(Statement(**_common(m, "recurrence vs radiation necrosis", RECURRENCE),
+                             status="display_only", text=f"Lesional {vals}{te}: {m['text']}."))
+    tac = None if ai is None else _fet_tac(ai, c["fet_tac"])
+    if tac is not None:
+        out.append(tac)
+    return out
+
+
+def _abscess(ai: AdvancedImaging | None, c: dict[str, Any]) -> list[Statement]:
+    a = c["abscess_peaks"]
+    common = _common(a, "pyogenic abscess vs necrotic tumour (MRS)", "abscess")
+    peaks = None if ai is None else ai.abscess_peaks
+    out: list[Statement] = []
+    if peaks is None:
+        out.append(Statement(**common, status="not_assessable",
+                             missing=["advanced_imaging.abscess_peaks"],
+                             text="Abscess MRS peaks: not assessable: needs "
+                             "advanced_imaging.abscess_peaks."))
+    else:
+        verdict = "supports" if peaks else "does_not_support"
+        word = "recorded" if peaks else "not recorded"
+        out.append(Statement(**common, status=verdict,
+                             text=f"Amino-acid/acetate/succinate peaks {word}: "
+                             f"{verdict.replace('_', ' ')} \"{a['text']}\" (Lai 2002, n = 14). "
+                             f"{ADVISORY}"))
+    if ai is not None and ai.lipid_lactate is not None:
+        ll = c["lipid_lactate"]
+        word = "present" if ai.lipid_lactate else "absent"
+        out.append(Statement(**_common(ll, "pyogenic abscess vs necrotic tumour (MRS)",
+                                       "abscess"),
+                             status="display_only", metric="lipid_lactate",
+                             text=f"Lipid/lactate at 1.3 ppm {word}: {ll['text']}."))
+    return out
+
+
+def context_statements(ai: AdvancedImaging | None, asked: dict[str, str | None],
+                       kb: dict[str, Any]) -> list[Statement]:
+    """The display rules for the questions asked."""
+    out: list[Statement] = []
+    if RECURRENCE in asked:
+        out.extend(_recurrence(ai, kb["context"]))
+    if "abscess" in asked:
+        out.extend(_abscess(ai, kb["context"]))
+    return out
