@@ -114,7 +114,7 @@ class JobRunner:
                 raise ValueError("the pipeline wrote no lesions.nii.gz")
             shutil.rmtree(out, ignore_errors=True)
             os.replace(out_tmp, out)
-        except Exception as exc:
+        except Exception as exc:  # a background job: any failure is stored on the scan row
             shutil.rmtree(out_tmp, ignore_errors=True)
             # ids only in logs: no PHI
             log.warning("scan job %s failed: %s", scan_id, type(exc).__name__)
