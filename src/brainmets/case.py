@@ -221,13 +221,8 @@ def assess_case(
     """
     from brainmets.assessment import assess
 
-    patient = record if isinstance(record, Patient) else parse_patient(dict(record))
-    ordered, warnings = _order_scans(scans)
+    patient, effective, pick, ordered, warnings = _compose_record(record, scans, review)
     current = ordered[-1] if ordered else None
-    reviews = _parse_review(review, current)
-    pick = _choose_lesions(patient, current, reviews)
-    effective = _with_lesions(patient, pick)
-    warnings += pick.notes
     assessment = assess(effective)
     if on_immunotherapy is None:
         on_immunotherapy = patient.therapy.on_immunotherapy
@@ -246,6 +241,31 @@ def assess_case(
         scan_findings=[_findings(sc) for sc in ordered], response=response, response_note=note,
     )
     return Case.model_validate(data)
+
+
+def _compose_record(
+    record: Patient | Mapping[str, Any],
+    scans: Sequence[ScanInput],
+    review: Mapping[str, LesionReview | Mapping[str, Any]] | None,
+) -> tuple[Patient, Patient, _Pick, list[ScanInput], list[str]]:
+    """(record, record to assess, lesion pick, scans by date, warnings)."""
+    patient = record if isinstance(record, Patient) else parse_patient(dict(record))
+    ordered, warnings = _order_scans(scans)
+    current = ordered[-1] if ordered else None
+    reviews = _parse_review(review, current)
+    pick = _choose_lesions(patient, current, reviews)
+    effective = _with_lesions(patient, pick)
+    return patient, effective, pick, ordered, warnings + pick.notes
+
+
+def assessed_record(
+    record: Patient | Mapping[str, Any],
+    scans: Sequence[ScanInput] = (),
+    review: Mapping[str, LesionReview | Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The CONTRACT §1 record :func:`assess_case` assesses (its lesions chosen by the lesion
+    precedence), e.g. for a ``patient.json`` beside a case."""
+    return _compose_record(record, scans, review)[1].model_dump(mode="json", exclude_none=True)
 
 
 def _record_io_start(patient: Patient) -> dt.date | None:
@@ -445,7 +465,10 @@ def _with_lesions(patient: Patient, pick: _Pick) -> Patient:
     bm = dict(data.get("brain_metastases") or {})
     bm["lesions"] = [c.record for c in pick.used]
     count = bm.get("count")
-    if count is not None and count != len(pick.used):
+    if count is None:
+        if pick.used:  # CONTRACT §1: absent count = number of lesions listed
+            bm["count"] = len(pick.used)
+    elif count != len(pick.used):
         pick.notes.append(
             f"brain_metastases.count {count} (record, at diagnosis) differs from the "
             f"{len(pick.used)} lesion(s) used; the count is kept for the indices"

@@ -88,3 +88,27 @@ def standalone_context(
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "deidentified": False,
     }
+
+
+def case_lesion_rows(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lesions a case used, in the lesion-table shape (``longest_axial_diameter_mm`` is
+    the case's ``diameter_mm``, the RANO-BM convention)."""
+    return [{**x, "longest_axial_diameter_mm": x.get("diameter_mm")}
+            for x in case.get("lesions", [])]
+
+
+def case_context(record: dict[str, Any], case: Any, overlay: Path | None = None) -> dict[str, Any]:
+    """Report context built from a :class:`brainmets.case.Case` (or its JSON): the lesions it
+    used, its current scan, its response block and its warnings (provisional included)."""
+    c = case.model_dump(mode="json") if hasattr(case, "model_dump") else case
+    ctx = standalone_context(record, c, None, overlay)
+    ctx["case"] = c
+    ctx["lesions"] = case_lesion_rows(c)
+    cur = c.get("current_scan")
+    if cur is not None:
+        ctx["scan"] = {"id": cur["id"], "status": "done", "kind": "nifti",
+                       "n_lesions": len(ctx["lesions"]), "date": cur.get("date"), "day": None,
+                       "links": {}}
+    ctx["timeline"] = {"points": [], "rano": c.get("response"),
+                       "rano_note": c.get("response_note")}
+    return ctx
