@@ -63,5 +63,8 @@ def num(value: Any, digits: int = 1) -> str:
 
 
 def install_filters(env: Any) -> None:
+    from brainmets.report import fields
+
     env.filters["dash"] = dash
     env.filters["num"] = num
+    fields.install(env)

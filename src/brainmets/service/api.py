@@ -13,8 +13,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from brainmets.case import Case, ResponseCache
 from brainmets.errors import BrainmetsError
-from brainmets.model import Assessment, InputError, parse_patient
+from brainmets.model import InputError, parse_patient
 from brainmets.service import core, fhir
 from brainmets.service.auth import check_patient, current_user, require_writer
 from brainmets.service.jobs import scan_dir
@@ -81,6 +82,11 @@ def _parse_body(data: Any) -> tuple[dict[str, Any], str | None, list[str]]:
     return patient.model_dump(mode="json", exclude_none=True), name, warnings
 
 
+def _cache(request: Request) -> ResponseCache | None:
+    """The service's response cache (an explicit object owned by the app, see create_app)."""
+    return getattr(request.app.state, "response_cache", None)
+
+
 def _store(request: Request):  # noqa: ANN202
     return request.app.state.store
 
@@ -128,20 +134,22 @@ def put_patient(request: Request, pid: str, body: dict[str, Any] = PATIENT_BODY,
     return Created(id=pid, warnings=warnings)
 
 
-@router.get("/patients/{pid}/assessment", response_model=Assessment,
-            summary="CONTRACT §2 assessment of the patient's current record")
+@router.get("/patients/{pid}/assessment", response_model=None,
+            responses={200: {"model": Case}},
+            summary="CONTRACT §2 assessment of the patient's current record (with "
+            "`provisional` and the `lesions` it used, CONTRACT §5)")
 def get_assessment(request: Request, pid: str,
                    user: User = Depends(current_user)) -> dict[str, Any]:
     with _store(request).session() as s:
         p = _get_patient(request, s, user, pid)
-        return core.assessment(s, p)
+        return core.assessment(s, p, _store(request), _cache(request))
 
 
 @router.get("/patients/{pid}/response", summary="Response time line (RANO-BM when available)")
 def get_response(request: Request, pid: str, user: User = Depends(current_user)) -> dict[str, Any]:
     with _store(request).session() as s:
         p = _get_patient(request, s, user, pid)
-        return core.timeline(p, core.deid_for(user), _store(request))
+        return core.timeline(p, core.deid_for(user), _store(request), _cache(request))
 
 
 @router.post("/patients/{pid}/scans", status_code=202, response_model=JobAccepted,
@@ -157,12 +165,10 @@ def upload_scan(
 ) -> JobAccepted:
     store = _store(request)
     settings = request.app.state.settings
-    try:
-        when = dt.date.fromisoformat(date) if date else dt.datetime.now(dt.UTC).date()
-    except ValueError:
-        raise InvalidRecord([f"date: expected YYYY-MM-DD, got {date!r}"]) from None
+    when = parse_scan_date(date)
     with store.session() as s:  # access check before reading a byte of the upload
-        _get_patient(request, s, user, pid, write=True)
+        p = _get_patient(request, s, user, pid, write=True)
+        check_scan_date(when, p.record)
     tmp_root = store.data_dir / "tmp"
     tmp_root.mkdir(exist_ok=True)
     try:
@@ -200,6 +206,42 @@ def upload_scan(
         raise
     request.app.state.jobs.submit(scan_id)
     return JobAccepted(job=scan_id, status="queued")
+
+
+# the oldest patient the record accepts (CONTRACT §1: age 18-120): a scan older than that
+# would predate the patient's birth
+MAX_AGE_YEARS = 120
+
+
+def parse_scan_date(date: str | None) -> dt.date:
+    """The scan date (default: today, UTC); 422 naming ``date`` when it is not YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(date.strip()) if date and date.strip() else \
+            dt.datetime.now(dt.UTC).date()
+    except ValueError:
+        raise InvalidRecord([f"date: expected YYYY-MM-DD, got {date!r}"]) from None
+
+
+def check_scan_date(when: dt.date, record: dict[str, Any]) -> None:
+    """Refuse scan dates in the future or before the patient's birth: the recorded birth date
+    when the record has one (``birth_date``), else the oldest age the record accepts."""
+    today = dt.datetime.now(dt.UTC).date()
+    if when > today:
+        raise InvalidRecord([f"date: {when.isoformat()} is in the future (today is "
+                             f"{today.isoformat()})"])
+    birth = None
+    raw = record.get("birth_date")
+    if isinstance(raw, str):
+        try:
+            birth = dt.date.fromisoformat(raw)
+        except ValueError:
+            birth = None
+    if birth is not None and when < birth:
+        raise InvalidRecord([f"date: {when.isoformat()} is before the patient's birth date"])
+    earliest = today.replace(year=today.year - MAX_AGE_YEARS, day=min(today.day, 28))
+    if when < earliest:
+        raise InvalidRecord([f"date: {when.isoformat()} is before the patient could have been "
+                             f"born (records accept ages up to {MAX_AGE_YEARS} years)"])
 
 
 @router.get("/jobs/{job}", response_model=JobStatus, summary="Status of a scan job")
@@ -327,11 +369,11 @@ def get_fhir(request: Request, pid: str, user: User = Depends(current_user)) -> 
 
     with _store(request).session() as s:
         p = _get_patient(request, s, user, pid)
-        a = core.assessment(s, p)
-        _, lesions = core.latest_lesions(s, p)
+        case = core.assessment(s, p, _store(request), _cache(request))
         de = core.deid_for(user)
         rec = deid.record(p.record) if de else p.record
-        doc = fhir.diagnostic_report(p.id, rec, a, lesions, de, None if de else p.display_name)
+        # the lesions the case used (rejected ones never count), one diameter convention
+        doc = fhir.diagnostic_report(p.id, rec, case, None, de, None if de else p.display_name)
     return Response(json.dumps(doc), media_type="application/fhir+json")
 
 
@@ -344,7 +386,7 @@ def report_pdf(request: Request, pid: str, user: User = Depends(current_user)) -
     store = _store(request)
     with store.session() as s:
         p = _get_patient(request, s, user, pid)
-        ctx = core.report_context(store, s, p, user)
+        ctx = core.report_context(store, s, p, user, _cache(request))
     request.state.audit_action = "download"
     pdf = render_pdf(ctx)
     return Response(pdf, media_type="application/pdf",
@@ -359,4 +401,115 @@ def patient_audit(request: Request, pid: str, user: User = Depends(current_user)
         request.state.patient_id = pid if len(pid) <= 32 else None
         return [{"at": r.at.isoformat() + "Z", "user": r.user_name, "role": r.role,
                  "action": r.action, "resource": r.resource, "outcome": r.outcome,
-                 "status": r.status_code} for r in repo.audit_entries(s, pid, 500)]
+                 "status": r.status_code, "before": r.before, "after": r.after}
+                for r in repo.audit_entries(s, pid, 500)]
+
+
+# ------------------------------------------------------------------ lesion review (CONTRACT §5)
+
+
+def _review_call(fn: Any, *args: Any) -> Any:
+    from brainmets.service.review import ReviewError
+
+    try:
+        return fn(*args)
+    except ReviewError as exc:
+        if exc.status == 422:
+            raise InvalidRecord(exc.messages) from None
+        raise HTTPException(exc.status, "; ".join(exc.messages)) from None
+
+
+def _deid_lesions(lesions: list[dict[str, Any]], de: bool) -> list[dict[str, Any]]:
+    if not de:
+        return lesions
+    return [{k: v for k, v in x.items() if k not in ("scan_date", "reviewed_at")}
+            for x in lesions]
+
+
+def volume_path(store: Any, scan: Scan) -> Any:
+    """The stored MRI of a scan as NIfTI (converted volume for DICOM input), or None."""
+    folder = scan_dir(store, scan.id)
+    for cand in (folder / "out" / "volume.nii.gz", folder / "input.nii.gz",
+                 folder / "input.nii"):
+        if cand.exists():
+            return cand
+    return None
+
+
+@router.get("/patients/{pid}/lesions", summary="Lesions of the current scan with review state",
+            description="CONTRACT §5: the lesions of the patient's current scan (latest scan "
+            "date) plus any added by hand; status detected | confirmed | rejected | added.")
+def list_lesions(request: Request, pid: str,
+                 user: User = Depends(current_user)) -> list[dict[str, Any]]:
+    from brainmets.service import review
+
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid)
+        _scan, lesions = review.current_lesions(s, p)
+        return _deid_lesions(lesions, core.deid_for(user))
+
+
+@router.patch("/patients/{pid}/lesions/{lid}", summary="Confirm, reject or correct a lesion",
+              description='Body: {"status": "confirmed" | "rejected" | "detected"} and/or '
+              "corrected measurements (diameter_mm = longest axial diameter, mm). Audited "
+              "with the lesion's state before and after.")
+def patch_lesion(request: Request, pid: str, lid: str,
+                 body: dict[str, Any] = Body(..., examples=[{"status": "confirmed"}]),
+                 user: User = Depends(require_writer)) -> dict[str, Any]:
+    from brainmets.service import review
+
+    patch = _validated(review.LesionPatch, body)
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid, write=True)
+        request.state.audit_action = "review"
+        return _review_call(review.patch_lesion, s, p, lid[:20], patch, user,
+                            f"PATCH {request.url.path}")
+
+
+@router.post("/patients/{pid}/lesions", status_code=201, summary="Add a lesion",
+             description='Body: {"centroid_mm": [x, y, z]} (world RAS+ mm): segmented on the '
+             "current scan around the seed point; or with diameter_mm (and optionally "
+             "volume_ml, perpendicular_diameter_mm, location): measured by hand. Audited.")
+def add_lesion(request: Request, pid: str,
+               body: dict[str, Any] = Body(..., examples=[{"centroid_mm": [10.0, -20.0, 30.0]}]),
+               user: User = Depends(require_writer)) -> dict[str, Any]:
+    from brainmets.service import review
+
+    add = _validated(review.LesionAdd, body)
+    store = _store(request)
+    with store.session() as s:
+        p = _get_patient(request, s, user, pid, write=True)
+        scan = repo.latest_done_scan(s, p.id)
+        vol = volume_path(store, scan) if scan is not None else None
+        request.state.audit_action = "review"
+        return _review_call(review.add_lesion, s, p, add, user, vol,
+                            f"POST {request.url.path}")
+
+
+@router.get("/patients/{pid}/findings", summary="Low-confidence candidates and scan findings",
+            description="From the current scan's result: candidates below the detector's "
+            "confidence threshold (not counted; add one with POST .../lesions) and scan-level "
+            "findings, for the clinician to review.")
+def scan_findings(request: Request, pid: str,
+                  user: User = Depends(current_user)) -> dict[str, Any]:
+    with _store(request).session() as s:
+        p = _get_patient(request, s, user, pid)
+        scan = repo.latest_done_scan(s, p.id)
+        res = (scan.result or {}) if scan is not None else {}
+        return {"scan_id": scan.id if scan is not None else None,
+                "low_confidence_candidates": res.get("low_confidence_candidates") or [],
+                "findings": res.get("findings") or [],
+                "warnings": res.get("warnings") or []}
+
+
+def _validated(model: Any, body: Any) -> Any:
+    from pydantic import ValidationError
+
+    from brainmets.model import format_errors
+
+    if not isinstance(body, dict):
+        raise InvalidRecord(["body: expected a JSON object"])
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidRecord(format_errors(exc)) from None

@@ -6,7 +6,9 @@ HttpOnly, SameSite=Strict cookie. Every page touching patient data is audited (m
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from brainmets.model import InputError, parse_patient
+from brainmets.report.fields import FIELD_GROUPS, FIELDS
 from brainmets.report.pdf import TEMPLATES as REPORT_TEMPLATES
 from brainmets.report.pdf import install_filters
 from brainmets.service import api, core
@@ -35,38 +38,9 @@ install_filters(templates.env)
 
 router = APIRouter(include_in_schema=False)
 
-STATUS = ["positive", "negative", "unknown"]
 BOOL = "bool"
-# (field path, label, kind, choices)
-FIELDS: list[tuple[str, str, str, list[Any] | None]] = [
-    ("age", "Age at brain-metastasis diagnosis (years)", "int", None),
-    ("sex", "Sex", "choice", ["female", "male", "other"]),
-    ("kps", "Karnofsky performance status", "choice", list(range(100, -1, -10))),
-    ("ecog", "ECOG performance status (not converted to KPS)", "choice", [0, 1, 2, 3, 4]),
-    ("primary.site", "Primary site", "choice",
-     ["nsclc", "sclc", "breast", "melanoma", "renal", "gi", "other", "unknown"]),
-    ("primary.histology", "NSCLC histology", "choice", ["adenocarcinoma", "squamous", "other"]),
-    ("primary.controlled", "Primary controlled", BOOL, None),
-    ("primary.egfr", "EGFR", "choice", STATUS),
-    ("primary.alk", "ALK", "choice", STATUS),
-    ("primary.ros1", "ROS1", "choice", STATUS),
-    ("primary.braf", "BRAF V600", "choice", STATUS),
-    ("primary.er", "ER", "choice", STATUS),
-    ("primary.pr", "PR", "choice", STATUS),
-    ("primary.her2", "HER2", "choice", STATUS),
-    ("primary.pdl1_tps", "PD-L1 TPS (%)", "float", None),
-    ("extracranial_metastases", "Extracranial metastases", BOOL, None),
-    ("brain_metastases.count", "Number of brain metastases", "int", None),
-    ("brain_metastases.leptomeningeal", "Leptomeningeal disease", BOOL, None),
-    ("symptoms.status", "Neurological symptoms", "choice",
-     ["asymptomatic", "mild_controlled", "symptomatic"]),
-    ("symptoms.severe_icp", "Severe raised intracranial pressure", BOOL, None),
-    ("symptoms.seizure_history", "Seizure history", BOOL, None),
-    ("therapy.systemic_options_available", "Systemic options available", BOOL, None),
-    ("therapy.immunotherapy_naive", "Immunotherapy naive", BOOL, None),
-    ("therapy.on_immunotherapy", "On immunotherapy", BOOL, None),
-    ("therapy.dexamethasone_mg_day", "Dexamethasone (mg/day)", "float", None),
-]
+# a new patient needs at least one of these (an empty form creates nothing)
+ESSENTIAL = ("age", "kps", "primary.site")
 
 
 def _render(request: Request, template: str, code: int = 200, **ctx: Any) -> HTMLResponse:
@@ -75,26 +49,73 @@ def _render(request: Request, template: str, code: int = 200, **ctx: Any) -> HTM
                                       status_code=code)
 
 
+def _get_path(record: dict[str, Any], path: str) -> Any:
+    cur: Any = record
+    for k in path.split("."):
+        cur = cur.get(k) if isinstance(cur, dict) else None
+    return cur
+
+
+def _del_path(record: dict[str, Any], path: str) -> None:
+    *head, last = path.split(".")
+    cur: Any = record
+    for k in head:
+        cur = cur.get(k) if isinstance(cur, dict) else None
+    if isinstance(cur, dict):
+        cur.pop(last, None)
+
+
+def _convert(kind: str, path: str, raw: str) -> Any:
+    if kind == "int" or (kind == "choice" and path in ("kps", "ecog")):
+        return int(raw)
+    if kind == "float":
+        v = float(raw)
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError
+        return v
+    if kind == BOOL:
+        if raw not in ("yes", "no"):
+            raise ValueError
+        return raw == "yes"
+    if kind == "json":
+        v = json.loads(raw)
+        if not isinstance(v, list):
+            raise ValueError
+        return v
+    return raw
+
+
+def _base_record(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The record the form was opened with (hidden ``_record`` JSON): every field the form
+    does not show is kept from it, so saving unchanged loses nothing."""
+    raw = form.get("_record") or ""
+    if not raw.strip():
+        return {}, []
+    try:
+        base = json.loads(raw)
+    except ValueError:
+        return {}, ["_record: the hidden copy of the record is not valid JSON; reload the form"]
+    return (base, []) if isinstance(base, dict) else ({}, ["_record: expected an object"])
+
+
 def form_to_record(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
-    """Form fields (dotted names) -> CONTRACT §1 record and conversion errors."""
-    record: dict[str, Any] = {}
-    errors: list[str] = []
+    """Form fields (dotted names) over the record the form was opened with -> CONTRACT §1
+    record and conversion errors. A shown field left empty removes that value (unknown)."""
+    record, errors = _base_record(form)
+    record = copy.deepcopy(record)
     for path, _label, kind, _choices in [("id", "", "str", None), *FIELDS]:
+        if path not in form:
+            continue  # not sent: keep what the record holds
         raw = (form.get(path) or "").strip()
         if raw == "":
+            _del_path(record, path)
             continue
-        value: Any = raw
         try:
-            if kind == "int" or (kind == "choice" and path in ("kps", "ecog")):
-                value = int(raw)
-            elif kind == "float":
-                value = float(raw)
-            elif kind == BOOL:
-                if raw not in ("yes", "no"):
-                    raise ValueError
-                value = raw == "yes"
+            value = _convert(kind, path, raw)
         except ValueError:
-            errors.append(f"{path}: expected a number, got {raw!r}")
+            what = "a JSON list" if kind == "json" else "yes or no" if kind == BOOL \
+                else "a number"
+            errors.append(f"{path}: expected {what}, got {raw[:60]!r}")
             continue
         api.fhir._set_path(record, path, value)
     return record, errors
@@ -103,17 +124,39 @@ def form_to_record(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
 def record_to_form(record: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for path, _l, kind, _c in [("id", "", "str", None), *FIELDS]:
-        cur: Any = record
-        for k in path.split("."):
-            cur = cur.get(k) if isinstance(cur, dict) else None
-        if cur is None:
+        cur = _get_path(record, path)
+        if cur is None or (kind == "json" and cur == []):
             continue
-        out[path] = ("yes" if cur else "no") if kind == BOOL else str(cur)
+        if kind == BOOL:
+            out[path] = "yes" if cur else "no"
+        elif kind == "json":
+            out[path] = json.dumps(cur)
+        else:
+            out[path] = str(cur)
     return out
 
 
-def validate_form(form: dict[str, str]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+def _is_empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_empty(v) for v in value)
+    return value is None
+
+
+def empty_record_errors(record: dict[str, Any]) -> list[str]:
+    """An empty record (nothing but an id) creates nothing: errors on the essential fields."""
+    if not _is_empty({k: v for k, v in record.items() if k != "id"}):
+        return []
+    return [f"{f}: required: the form is empty (enter at least the age, KPS or primary site)"
+            for f in ESSENTIAL]
+
+
+def validate_form(form: dict[str, str],
+                  new: bool = False) -> tuple[dict[str, Any] | None, dict[str, str]]:
     record, errors = form_to_record(form)
+    if not errors and new:
+        errors = empty_record_errors(record)
     if not errors:
         try:
             p = parse_patient(record)
@@ -123,8 +166,43 @@ def validate_form(form: dict[str, str]) -> tuple[dict[str, Any] | None, dict[str
     by_field: dict[str, str] = {}
     for e in errors:
         path, _, msg = e.partition(": ")
+        path = _form_path(path)
         by_field.setdefault(path, msg or e)
     return (None if by_field else record), by_field
+
+
+def _form_path(path: str) -> str:
+    """An error path -> the form field that holds it (``brain_metastases.lesions[0].x`` is in
+    the lesions field)."""
+    known = {f[0] for f in FIELDS} | {"id", "_record"}
+    probe = path.split("[")[0]
+    while probe and probe not in known:
+        probe = probe.rpartition(".")[0]
+    return probe or path
+
+
+def form_checks(record: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """Input consistency checks (decision 12) by form field, shown beside the fields."""
+    if not record:
+        return {}
+    try:
+        from brainmets.checks import input_checks
+
+        checks = input_checks(parse_patient(record))
+    except (ImportError, InputError):
+        return {}
+    out: dict[str, list[Any]] = {}
+    for c in checks:
+        for f in c.fields:
+            out.setdefault(_form_path(f), []).append(c)
+    return out
+
+
+def _form_page(request: Request, code: int, values: dict[str, str], errors: dict[str, str],
+               record: dict[str, Any], name: str, action: str, title: str) -> HTMLResponse:
+    return _render(request, "patient_form.html", code, fields=FIELDS, field_groups=FIELD_GROUPS,
+                   values=values, errors=errors, display_name=name, action=action, title=title,
+                   record_json=json.dumps(record), checks=form_checks(record))
 
 
 # ------------------------------------------------------------------------------ login
@@ -184,8 +262,7 @@ def patients(request: Request, user: User = Depends(current_user)) -> HTMLRespon
 
 @router.get("/patients/new", response_class=HTMLResponse)
 def new_patient(request: Request, user: User = Depends(require_writer)) -> HTMLResponse:
-    return _render(request, "patient_form.html", fields=FIELDS, values={}, errors={},
-                   display_name="", action="/patients/new", title="New patient")
+    return _form_page(request, 200, {}, {}, {}, "", "/patients/new", "New patient")
 
 
 @router.post("/patients/validate", response_class=HTMLResponse)
@@ -193,17 +270,17 @@ async def validate(request: Request, user: User = Depends(current_user)) -> HTML
     """htmx: inline validation of the whole form; returns the error list fragment."""
     form = {k: str(v) for k, v in (await request.form()).items()}
     _, errors = validate_form(form)
-    return _render(request, "_form_errors.html", errors=errors)
+    return _render(request, "_form_errors.html", errors=errors, inline=True)
 
 
 async def _save(request: Request, user: User, pid: str | None) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    record, errors = validate_form(form)
+    record, errors = validate_form(form, new=pid is None)
     name = form.get("display_name", "").strip()[:200] or None
     if record is None:
-        return _render(request, "patient_form.html", 422, fields=FIELDS, values=form,
-                       errors=errors, display_name=name or "",
-                       action=request.url.path, title="Fix the highlighted fields")
+        base, _ = _base_record(form)
+        return _form_page(request, 422, form, errors, base, name or "", request.url.path,
+                          "Fix the highlighted fields")
     with request.app.state.store.session() as s:
         if pid is None:
             p = repo.create_patient(s, user, record, name)
@@ -229,9 +306,9 @@ def _patient(request: Request, s: Any, user: User, pid: str, write: bool = False
 def edit(request: Request, pid: str, user: User = Depends(require_writer)) -> HTMLResponse:
     with request.app.state.store.session() as s:
         p = _patient(request, s, user, pid, write=True)
-        values, name = record_to_form(p.record), p.display_name or ""
-    return _render(request, "patient_form.html", fields=FIELDS, values=values, errors={},
-                   display_name=name, action=f"/patients/{pid}/edit", title="Edit patient")
+        record, name = dict(p.record), p.display_name or ""
+    return _form_page(request, 200, record_to_form(record), {}, record, name,
+                      f"/patients/{pid}/edit", "Edit patient")
 
 
 @router.post("/patients/{pid}/edit")
@@ -244,7 +321,8 @@ def patient_page(request: Request, pid: str, user: User = Depends(current_user))
     store = request.app.state.store
     with store.session() as s:
         p = _patient(request, s, user, pid)
-        ctx = core.report_context(store, s, p, user)
+        ctx = core.report_context(store, s, p, user,
+                                  getattr(request.app.state, "response_cache", None))
         pending = [sc.id for sc in p.scans if sc.status in ("queued", "running")]
     return _render(request, "patient.html", pending=pending, today=dt.date.today().isoformat(),
                    **ctx)
