@@ -135,3 +135,124 @@ def test_ui_routes_odd_input_never_5xx(sqlite_api):
     assert c.post("/patients/new", data=odd, headers=ORIGIN).status_code == 422
     r = c.post(f"/patients/{long}/scans", files={"file": ("a.nii", b"x")}, headers=ORIGIN)
     assert r.status_code in (403, 404)
+
+
+# ------------------------------------------------------------- issue #20: records never lose data
+
+FULL = {
+    "id": "MRN-77", "age": 58, "sex": "male", "kps": 70, "ecog": 2,
+    "primary": {"site": "nsclc", "histology": "adenocarcinoma", "controlled": False,
+                "egfr": "positive", "egfr_variant": "exon20_insertion", "alk": "negative",
+                "ros1": "unknown", "ret": "negative", "met_ex14": "unknown", "ntrk": "negative",
+                "kras_g12c": "unknown", "pdl1_tps": 60.0},
+    "extracranial_metastases": True,
+    "brain_metastases": {"count": 2, "leptomeningeal": False, "lesions": [
+        {"diameter_mm": 12.0, "volume_ml": 0.9, "location": "supratentorial", "eloquent": True,
+         "mass_effect": False, "hippocampus_distance_mm": 25.0},
+        {"diameter_mm": 8.0, "volume_ml": 0.3, "location": "cerebellum"}]},
+    "symptoms": {"status": "mild_controlled", "severe_icp": False, "seizure_history": True},
+    "therapy": {"systemic_options_available": True, "immunotherapy_naive": True,
+                "on_immunotherapy": False, "planned_pemetrexed_platinum": True,
+                "prior_her2_therapies": [], "dexamethasone_mg_day": 4.0},
+    "labs": {"hemoglobin_g_dl": 11.5, "hemoglobin_lln_g_dl": 12.0, "crp_mg_l": 20.0,
+             "crp_uln_mg_l": 5.0, "ldh_above_uln": True},
+    "radiation_history": [{"date": "2026-01-20", "modality": "srs", "lesion_ids": ["L1"],
+                           "dose_gy": 20.0, "fractions": 1}],
+    "advanced_imaging": {"prior_srs": True, "lesion_adc": 1.1},
+    "brain_metastasis_markers": {"her2": "negative", "source": "resection"},
+}
+
+
+def _form_values(html: str) -> dict[str, str]:
+    """What a browser submits for the page's patient form: inputs (hidden ones too), the
+    selected option of each select, textarea contents."""
+    from html.parser import HTMLParser
+
+    class P(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.values: dict[str, str] = {}
+            self.select = self.textarea = None
+            self.first: dict[str, str] = {}
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name") and a.get("type") not in ("submit", "file"):
+                self.values[a["name"]] = a.get("value") or ""
+            elif tag == "select":
+                self.select = a["name"]
+            elif tag == "option" and self.select:
+                self.first.setdefault(self.select, a.get("value") or "")
+                if "selected" in a:
+                    self.values[self.select] = a.get("value") or ""
+            elif tag == "textarea":
+                self.textarea = a["name"]
+                self.values[self.textarea] = ""
+
+        def handle_endtag(self, tag):
+            if tag == "select":
+                self.values.setdefault(self.select, self.first.get(self.select, ""))
+                self.select = None
+            elif tag == "textarea":
+                self.textarea = None
+
+        def handle_data(self, data):
+            if self.textarea:
+                self.values[self.textarea] += data
+
+    p = P()
+    p.feed(html[html.index('id="patient-form"'):])
+    return p.values
+
+
+def test_edit_form_saved_unchanged_keeps_every_field(sqlite_api):
+    """Issue #20: saving the edit form unchanged deleted labs, planned pemetrexed-platinum and
+    the clinician's lesion list. Every field (shown or not) must survive."""
+    from brainmets.model import parse_patient
+
+    c = _login(sqlite_api)
+    pid = sqlite_api.post("/api/patients", json=FULL).json()["id"]
+    before = sqlite_api.get(f"/api/patients/{pid}").json()["record"]
+    expected = parse_patient(FULL).model_dump(mode="json", exclude_none=True)
+    assert before == expected
+    form = _form_values(c.get(f"/patients/{pid}/edit").text)
+    for shown in ("labs.hemoglobin_g_dl", "therapy.planned_pemetrexed_platinum",
+                  "primary.egfr_variant", "primary.kras_g12c", "brain_metastases.lesions",
+                  "radiation_history"):
+        assert shown in form, shown
+    r = c.post(f"/patients/{pid}/edit", data=form, headers=ORIGIN, follow_redirects=False)
+    assert r.status_code == 303, r.text[:2000]
+    after = sqlite_api.get(f"/api/patients/{pid}").json()
+    assert after["record"] == before and after["version"] == 2
+    # a change to one field changes only that field
+    form["labs.hemoglobin_g_dl"] = "10.5"
+    c.post(f"/patients/{pid}/edit", data=form, headers=ORIGIN)
+    rec = sqlite_api.get(f"/api/patients/{pid}").json()["record"]
+    assert rec["labs"]["hemoglobin_g_dl"] == 10.5
+    rec["labs"]["hemoglobin_g_dl"] = before["labs"]["hemoglobin_g_dl"]
+    assert rec == before
+
+
+def test_empty_new_patient_form_is_refused_with_field_errors(sqlite_api):
+    c = _login(sqlite_api)
+    empty = {k: "" for k in _form_values(c.get("/patients/new").text)}
+    assert "age" in empty and "_record" in empty
+    r = c.post("/patients/new", data=empty, headers=ORIGIN, follow_redirects=False)
+    assert r.status_code == 422
+    assert 'aria-invalid="true"' in r.text and "autofocus" in r.text
+    assert 'href="#f-age"' in r.text  # the error summary links to the field
+    assert sqlite_api.get("/api/patients").json() == []
+    # the API refuses an empty record as well
+    r = sqlite_api.post("/api/patients", json={"id": "X"})
+    assert r.status_code == 422 and "empty record" in r.text
+    assert sqlite_api.get("/api/patients").json() == []
+
+
+def test_upload_form_refuses_future_scan_date(sqlite_api, tmp_path):
+    c = _login(sqlite_api)
+    pid = sqlite_api.post("/api/patients", json=H.PATIENT).json()["id"]
+    data = H.tiny_nifti(tmp_path / "t.nii.gz").read_bytes()
+    r = c.post(f"/patients/{pid}/scans", files={"file": ("t.nii.gz", data)},
+               data={"date": "2031-01-01"}, headers=ORIGIN)
+    assert "Upload rejected" in r.text and "in the future" in r.text
+    assert sqlite_api.get(f"/api/patients/{pid}").json()["scans"] == []

@@ -79,7 +79,19 @@ def _parse_body(data: Any) -> tuple[dict[str, Any], str | None, list[str]]:
     except InputError as exc:
         raise InvalidRecord(exc.messages) from None
     warnings = notes + [f"unknown field kept but not used: {f}" for f in patient.unknown_fields()]
-    return patient.model_dump(mode="json", exclude_none=True), name, warnings
+    record = patient.model_dump(mode="json", exclude_none=True)
+    if _is_empty({k: v for k, v in record.items() if k != "id"}):
+        raise InvalidRecord(["body: empty record: give at least one clinical field (e.g. age, "
+                             "kps, primary.site); an empty record creates nothing"])
+    return record, name, warnings
+
+
+def _is_empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_empty(v) for v in value)
+    return value is None
 
 
 def _cache(request: Request) -> ResponseCache | None:
