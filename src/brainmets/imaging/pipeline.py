@@ -17,6 +17,7 @@ import numpy as np
 
 from brainmets.imaging import measure as ms
 from brainmets.imaging import preprocess as pp
+from brainmets.imaging.anomaly import second_signal
 from brainmets.imaging.detect import ClassicalDetector, Detector
 from brainmets.imaging.io import load_volume
 from brainmets.imaging.result import ScanResult
@@ -48,13 +49,18 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
             "voxel size / field of view (results may be unreliable)"
         )
     d = det.detect(Volume(data=can.data, affine=can.affine, source=vol.source), mask)
+    warnings.extend(d.info.get("assumptions", []))
     vox_ml = float(abs(np.linalg.det(can.affine[:3, :3]))) / 1000.0
     final, _ = ms.relabel(d.labels, vox_ml)
     frame = ms.location_frame(mask, can.affine)
+    # second, independent signal (asymmetry / reference / mass effect): issue 16 item 2
+    comb = second_signal(final, d, det, can.data, mask, can.affine, frame)
+    final = comb.labels
     lesions = ms.measure_lesions(final, can.affine, frame, d.labels, d.features)
     for les in lesions:
         les.setdefault("confidence", None)
         les.setdefault("enhancement", None)
+        les["found_by"] = comb.found_by.get(les["id"], [])
     total = float(sum(les["volume_ml"] for les in lesions))
     largest = lesions[0] if lesions else None
     reasons: dict[str, int] = {}
@@ -80,6 +86,7 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
         "lesions": lesions,
         "rejected_candidates": reasons,
         "low_confidence_candidates": [r for r in d.rejected if r["reason"] == "low_confidence"],
+        "findings": list(getattr(d, "findings", None) or []),
         "measurement_notes": [
             "longest_axial_diameter_mm / perpendicular_diameter_mm: RANO-BM style, in the axial "
             "voxel slice closest to the world axial plane (convex hull of voxel centres + one "
@@ -91,6 +98,8 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
         "seconds": None,
         "disclaimer": DISCLAIMER,
     }
+    result.setdefault("findings", []).extend(comb.findings)
+    result["anomaly"] = comb.summary
     result["seconds"] = round(time.perf_counter() - t0, 2)
     arrays = {"labels_input": can.to_input(final), "labels_canonical": final,
               "image_canonical": can.data, "affine_canonical": can.affine}
