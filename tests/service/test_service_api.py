@@ -236,7 +236,11 @@ def test_nifti_upload_runs_job_and_serves_outputs(api, tmp_path):
     assert "input" not in api.get(job["links"]["lesions"]).json()
     # the scan's lesions feed the assessment when the record lists none
     a = api.get(f"/api/patients/{pid}/assessment").json()
-    assert any("lesions taken from the automatic scan of 2026-01-10" in w for w in a["warnings"])
+    # CONTRACT §2/§5: the lesions used come from the scan, unreviewed -> provisional, said so
+    assert [(x["source"], x["status"], x["scan"]["date"]) for x in a["lesions"]] == [
+        ("scan", "detected", "2026-01-10")]
+    assert a["provisional"] is True
+    assert any(w.startswith("provisional:") and "2026-01-10" in w for w in a["warnings"])
     body = api.get(f"/api/patients/{pid}").json()
     assert body["scans"][0]["status"] == "done" and body["scans"][0]["date"] == "2026-01-10"
     assert "date" not in api.get(f"/api/patients/{pid}", "r").json()["scans"][0]

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from brainmets._version import __version__
+from brainmets.case import ResponseCache
 from brainmets.service.api import InvalidRecord, invalid_response
 from brainmets.service.api import router as api_router
 from brainmets.service.audit import AuditMiddleware
@@ -61,6 +62,8 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.jobs = JobRunner(store, scan_fn, settings.scan_workers)
+    # response (registration + RANO-BM) memo: owned by this app, shared by its requests
+    app.state.response_cache = ResponseCache()
     app.state.deid_salt = _salt(store)
     app.state.limiter = limiter or AuthLimiter()
 

@@ -1,5 +1,5 @@
-"""Shared logic behind the API, the web pages and the PDF: views of a patient, the effective
-record (clinical data + the latest scan's lesions), cached assessments, time line, context."""
+"""Shared logic behind the API, the web pages and the PDF: views of a patient, the case (from
+the one composer, :mod:`brainmets.case`, cached), time line, context."""
 
 from __future__ import annotations
 
@@ -7,21 +7,26 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from brainmets.case import LesionReview, ResponseCache, ScanInput, assess_case
+from brainmets.imaging.result import ScanResult
 from brainmets.report.context import citations, option_groups, versions
-from brainmets.service import deid
+from brainmets.service import deid, review
 from brainmets.store import repo
 from brainmets.store.models import AssessmentRow, Patient, Scan, User
 
 
-def scan_view(scan: Scan, first_date: dt.date | None, deidentified: bool) -> dict[str, Any]:
-    lesions = (scan.result or {}).get("lesions", []) if scan.status == "done" else []
+def scan_view(scan: Scan, first_date: dt.date | None, deidentified: bool,
+              rows: list[Any] | None = None) -> dict[str, Any]:
+    lesions = review.counted(review.scan_lesions(scan, rows or []))
     date = scan.timepoint.date if scan.timepoint else None
     out: dict[str, Any] = {
         "id": scan.id, "job": scan.id, "status": scan.status, "kind": scan.kind,
         "error": scan.error, "n_lesions": len(lesions),
-        "sum_max_diameter_mm": round(sum(float(x.get("max_diameter_mm") or 0) for x in lesions), 1),
+        # one convention everywhere: RANO-BM longest axial diameters, rejected lesions excluded
+        "sum_longest_axial_diameter_mm": _sum_mm(lesions),
+        "sum_label": review.DIAMETER_LABEL,
         "links": {},
     }
     if deidentified:
@@ -44,11 +49,12 @@ def patient_view(s: Session, p: Patient, user: User) -> dict[str, Any]:
     scans = list(p.scans)
     dates = [sc.timepoint.date for sc in scans if sc.timepoint]
     first = min(dates) if dates else None
+    rows = repo.lesion_reviews(s, p.id)
     out: dict[str, Any] = {
         "id": p.id,
         "version": p.version,
         "record": deid.record(p.record) if de else p.record,
-        "scans": [scan_view(sc, first, de) for sc in scans],
+        "scans": [scan_view(sc, first, de, rows) for sc in scans],
         "deidentified": de,
     }
     if not de:
@@ -61,50 +67,59 @@ def deid_for(user: User) -> bool:
     return user.role == "researcher"
 
 
-def scan_lesions_as_record(lesions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """CONTRACT §3 lesions -> CONTRACT §1 lesion entries (diameter = maximum 3-D diameter)."""
-    out = []
-    for les in lesions:
-        item = {
-            "diameter_mm": les.get("max_diameter_mm"),
-            "max_diameter_mm": les.get("max_diameter_mm"),
-            "perpendicular_diameter_mm": les.get("perpendicular_diameter_mm"),
-            "volume_ml": les.get("volume_ml"),
-            "location": les.get("location"),
-            "centroid_mm": les.get("centroid_mm"),
-        }
-        out.append({k: v for k, v in item.items() if v is not None})
-    return out
+def _sum_mm(lesions: list[dict[str, Any]]) -> float:
+    return round(sum(float(x.get("diameter_mm") or 0) for x in lesions), 1)
 
 
-def effective_record(s: Session, p: Patient) -> tuple[dict[str, Any], Scan | None, list[str]]:
-    """The record to assess: lesions entered by the clinician win; otherwise the latest
-    completed scan's measured lesions are used (and the assessment says so)."""
-    record = dict(p.record)
-    scan = repo.latest_done_scan(s, p.id)
-    notes: list[str] = []
-    bm = dict(record.get("brain_metastases") or {})
-    if scan is not None and not bm.get("lesions"):
-        lesions = (scan.result or {}).get("lesions", [])
-        if lesions:
-            bm["lesions"] = scan_lesions_as_record(lesions)
-            record["brain_metastases"] = bm
-            when = scan.timepoint.date.isoformat() if scan.timepoint else "latest scan"
-            notes.append(
-                f"lesions taken from the automatic scan of {when} ({len(lesions)} found); "
-                "verify them before use"
-            )
-    return record, scan, notes
+def case_inputs(
+    s: Session, p: Patient, store: Any = None
+) -> tuple[list[ScanInput], dict[str, LesionReview]]:
+    """What the composer needs from the registry: the completed scans (oldest first; on one
+    date the one finished last comes last, so it is the current scan) with their time-point
+    data and output folders, and the review of the current scan (CONTRACT §5)."""
+    from brainmets.service.jobs import scan_dir
+
+    done = [sc for sc in p.scans if sc.status == "done" and sc.timepoint is not None]
+    done.sort(key=lambda sc: (sc.timepoint.date, sc.finished_at or sc.created_at,
+                              sc.created_at))
+    scans = [ScanInput(
+        id=sc.id, date=sc.timepoint.date, result=ScanResult.parse(sc.result or {}, f"scan {sc.id}"),
+        folder=scan_dir(store, sc.id) / "out" if store is not None else None,
+        steroid_mg_day=sc.timepoint.steroid_mg_day, clinical_status=sc.timepoint.clinical_status,
+    ) for sc in done]
+    current = scans[-1].id if scans else None
+    reviews = {
+        r.lesion_id: LesionReview.model_validate({
+            **(r.measurements or {}), "status": r.status, "scan_id": r.scan_id,
+            "method": r.method, "reviewed_by": r.reviewed_by,
+            "reviewed_at": r.reviewed_at.isoformat(timespec="seconds") + "Z"
+            if r.reviewed_at else None})
+        for r in repo.lesion_reviews(s, p.id) if r.scan_id in (None, current)
+    }
+    return scans, reviews
 
 
-def assessment(s: Session, p: Patient) -> dict[str, Any]:
-    """CONTRACT §2 assessment for the patient's current record, cached per record version,
-    scan and software/knowledge-base versions."""
-    from brainmets import assess
+def case_key(p: Patient, scans: list[ScanInput], reviews: dict[str, LesionReview]) -> str:
+    """Fingerprint of everything a case depends on besides the software/knowledge versions:
+    record version, scans (id, date, steroids, clinical status) and the review state."""
+    import hashlib
+    import json
 
+    data = [p.version, [(sc.id, str(sc.date), sc.steroid_mg_day, sc.clinical_status)
+                        for sc in scans],
+            sorted((k, r.model_dump(mode="json")) for k, r in reviews.items())]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def patient_case(s: Session, p: Patient, store: Any = None,
+                 cache: ResponseCache | None = None) -> dict[str, Any]:
+    """The patient's case (CONTRACT §2 + lesions, provisional, scan findings, response) from
+    the one composer (:func:`brainmets.case.assess_case`), cached per record version, scans,
+    review state and software/knowledge-base versions."""
     v = versions()
-    record, scan, notes = effective_record(s, p)
-    scan_id = scan.id if scan is not None else None
+    scans, reviews = case_inputs(s, p, store)
+    key = case_key(p, scans, reviews)
+    current = scans[-1].id if scans else None
     row = s.scalar(
         select(AssessmentRow)
         .where(AssessmentRow.patient_id == p.id, AssessmentRow.record_version == p.version,
@@ -112,24 +127,32 @@ def assessment(s: Session, p: Patient) -> dict[str, Any]:
                AssessmentRow.knowledge_version == v["knowledge_base"])
         .order_by(AssessmentRow.id.desc()).limit(1)
     )
-    if row is not None and row.scan_id == scan_id:
+    if row is not None and row.scan_id == current and row.review_key == key:
         return row.result
-    rec = dict(record)
+    rec = dict(p.record)
     rec["id"] = p.id
-    result = assess(rec).model_dump(mode="json")
-    result["warnings"] = notes + list(result.get("warnings", []))
-    s.add(AssessmentRow(patient_id=p.id, record_version=p.version, scan_id=scan_id,
+    result = assess_case(rec, scans, review=reviews, response_cache=cache).model_dump(
+        mode="json")
+    result["review"] = review.review_state(review.current_lesions(s, p)[1])
+    s.add(AssessmentRow(patient_id=p.id, record_version=p.version, scan_id=current,
                         result=result, software_version=v["brainmets"],
-                        knowledge_version=v["knowledge_base"]))
+                        knowledge_version=v["knowledge_base"], review_key=key))
     return result
 
 
+def assessment(s: Session, p: Patient, store: Any = None,
+               cache: ResponseCache | None = None) -> dict[str, Any]:
+    """CONTRACT §2 assessment of the patient (the case JSON; see :func:`patient_case`)."""
+    return patient_case(s, p, store, cache)
+
+
 def latest_lesions(s: Session, p: Patient) -> tuple[Scan | None, list[dict[str, Any]]]:
-    scan = repo.latest_done_scan(s, p.id)
-    return scan, ((scan.result or {}).get("lesions", []) if scan else [])
+    """The current scan and its lesions with review state (CONTRACT §5 shape)."""
+    return review.current_lesions(s, p)
 
 
-def timeline(p: Patient, deidentified: bool, store: Any = None) -> dict[str, Any]:
+def timeline(p: Patient, deidentified: bool, store: Any = None,
+             cache: ResponseCache | None = None) -> dict[str, Any]:
     """Response time line: per time point (its latest completed scan), lesion count and sum of
     diameters; the RANO-BM category from the response engine when there are two or more."""
     by_date: dict[dt.date, Scan] = {}
@@ -142,74 +165,31 @@ def timeline(p: Patient, deidentified: bool, store: Any = None) -> dict[str, Any
     done = [by_date[d] for d in sorted(by_date)]
     first = done[0].timepoint.date if done else None
     points = []
+    sess = object_session(p)
+    rows = repo.lesion_reviews(sess, p.id) if sess is not None else []
     for sc in done:
-        lesions = (sc.result or {}).get("lesions", [])
+        lesions = review.scan_lesions(sc, rows)
+        used = review.counted(lesions)
         d = sc.timepoint.date
         points.append({
             "label": f"day {(d - first).days}" if deidentified else d.isoformat(),
             "day": (d - first).days,
-            "n_lesions": len(lesions),
-            "sum_mm": round(sum(float(x.get("longest_axial_diameter_mm")
-                                      or x.get("max_diameter_mm") or 0) for x in lesions), 1),
+            "n_lesions": len(used),
+            "n_rejected": len(lesions) - len(used),
+            "provisional": review.review_state(lesions)["provisional"],
+            "sum_mm": _sum_mm(used),
         })
-    out: dict[str, Any] = {"points": points, "rano": None, "rano_note": None}
-    if len(done) >= 2:
-        out["rano"], out["rano_note"] = _rano(done, store)
-    elif done:
-        out["rano_note"] = "one scan so far: response needs a baseline and a follow-up scan"
+    out: dict[str, Any] = {"points": points, "rano": None, "rano_note": None,
+                           "sum_label": review.DIAMETER_LABEL}
+    if done and sess is not None:
+        # the response block of the case (one composer; iRANO from therapy.on_immunotherapy)
+        c = patient_case(sess, p, store, cache)
+        out["rano"], out["rano_note"] = c.get("response"), c.get("response_note")
     return out
 
 
-_RANO_CACHE: dict[tuple, tuple[dict[str, Any] | None, str | None]] = {}
-
-
-def _rano(done: list[Scan], store: Any) -> tuple[dict[str, Any] | None, str | None]:
-    """RANO-BM via the response engine, lesions matched across scans by registration
-    (response.tracking); when that is impossible no category is given, and the note says why."""
-    try:
-        from brainmets.response.rano import evaluate
-    except ImportError:
-        return None, "response assessment (RANO-BM) not available in this build"
-    key = tuple((sc.id, sc.timepoint.steroid_mg_day, sc.timepoint.clinical_status)
-                for sc in done)
-    if key in _RANO_CACHE:
-        return _RANO_CACHE[key]
-    dates = [sc.timepoint.date for sc in done]
-    steroids = [sc.timepoint.steroid_mg_day for sc in done]
-    clinical = [sc.timepoint.clinical_status for sc in done]
-    record = None
-    note = None
-    if store is not None:
-        try:
-            from brainmets.response.tracking import build_record
-            from brainmets.service.jobs import scan_dir
-
-            record, _report = build_record([scan_dir(store, sc.id) / "out" for sc in done],
-                                           dates, steroids, clinical)
-        except Exception as exc:  # engine or files unavailable: fall back, and say so
-            note = f"lesion matching by registration failed ({type(exc).__name__}); "
-    if record is None:
-        # matching lesions by detection order could invent growth or new lesions: no category
-        out: tuple[dict[str, Any] | None, str | None] = (
-            None, (note or "") + "RANO-BM not evaluated: lesions could not be matched across "
-            "scans; measure them by hand and use `brainmets response FILE`")
-        _RANO_CACHE[key] = out
-        return out
-    try:
-        res = evaluate(record)
-    except Exception as exc:  # engine rejects the series: show why, never a 500
-        out = (None, f"RANO-BM not evaluated: {exc}")
-    else:
-        if hasattr(res, "model_dump"):
-            res = res.model_dump(mode="json")
-        out = (res, note)
-    if len(_RANO_CACHE) > 256:
-        _RANO_CACHE.clear()
-    _RANO_CACHE[key] = out
-    return out
-
-
-def report_context(store: Any, s: Session, p: Patient, user: User) -> dict[str, Any]:
+def report_context(store: Any, s: Session, p: Patient, user: User,
+                   cache: ResponseCache | None = None) -> dict[str, Any]:
     """Everything the patient page and the PDF show."""
     import base64
 
@@ -217,7 +197,7 @@ def report_context(store: Any, s: Session, p: Patient, user: User) -> dict[str, 
 
     de = deid_for(user)
     view = patient_view(s, p, user)
-    a = assessment(s, p)
+    a = patient_case(s, p, store, cache)
     scan, lesions = latest_lesions(s, p)
     overlay_b64 = None
     if scan is not None:
@@ -232,9 +212,10 @@ def report_context(store: Any, s: Session, p: Patient, user: User) -> dict[str, 
         "assessment": a,
         "option_groups": option_groups(a),
         "lesions": lesions,
-        "scan": scan_view(scan, None, de) if scan else None,
+        "review": review.review_state(lesions),
+        "scan": scan_view(scan, None, de, repo.lesion_reviews(s, p.id)) if scan else None,
         "overlay_b64": overlay_b64,
-        "timeline": timeline(p, de, store),
+        "timeline": timeline(p, de, store, cache),
         "citations": citations(a),
         "versions": versions(),
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -200,6 +200,17 @@ def bundle_to_record(data: dict[str, Any]) -> tuple[dict[str, Any], str | None, 
 # ---------------------------------------------------------------------------- out
 
 
+def case_lesions(case: dict[str, Any]) -> list[dict[str, Any]]:
+    """The lesions a case used, in the observation shape (``diameter_mm`` is the RANO-BM
+    longest axial diameter; ids carry the review status)."""
+    out = []
+    for x in case.get("lesions", []):
+        status = x.get("status") or x.get("source")
+        out.append({**x, "longest_axial_diameter_mm": x.get("diameter_mm"),
+                    "id": f"{x['id']}-{status}" if status else x["id"]})
+    return out
+
+
 def _obs(oid: str, code: dict[str, Any], **value: Any) -> dict[str, Any]:
     return {"resourceType": "Observation", "id": oid, "status": "final", "code": code,
             "subject": {"reference": "#patient"}, **value}
@@ -208,14 +219,21 @@ def _obs(oid: str, code: dict[str, Any], **value: Any) -> dict[str, Any]:
 def diagnostic_report(
     registry_id: str,
     record: dict[str, Any],
-    assessment: dict[str, Any],
-    lesions: list[dict[str, Any]],
-    deidentified: bool,
+    assessment: Any,
+    lesions: list[dict[str, Any]] | None = None,
+    deidentified: bool = False,
     display_name: str | None = None,
     issued: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """A validated FHIR R4B DiagnosticReport for this patient's assessment and lesions."""
+    """A validated FHIR R4B DiagnosticReport for this patient's case (:class:`brainmets.case.Case`
+    or its JSON): its indices, options and the lesions it used (``lesions`` defaults to the
+    case's; rejected lesions never appear)."""
     from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+
+    if hasattr(assessment, "model_dump"):
+        assessment = assessment.model_dump(mode="json")
+    if lesions is None:
+        lesions = case_lesions(assessment)
 
     patient: dict[str, Any] = {"resourceType": "Patient", "id": "patient"}
     if record.get("sex"):

@@ -6,7 +6,6 @@ workers and a restarted server re-queues the jobs that were queued or running wh
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -18,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from brainmets.imaging.result import ScanResult
 from brainmets.store.db import Store
 from brainmets.store.models import Scan, utcnow
 
@@ -107,9 +107,8 @@ class JobRunner:
             self.scan_fn(src, out_tmp)
             if src.is_dir() and not (out_tmp / "volume.nii.gz").exists():
                 _dicom_to_nifti(src, out_tmp / "volume.nii.gz")
-            result = json.loads((out_tmp / "lesions.json").read_text(encoding="utf-8"))
-            if not isinstance(result.get("lesions"), list):
-                raise ValueError("lesions.json has no 'lesions' list")
+            # the one lesions.json shape (imaging.result.ScanResult); stored as its JSON
+            result = ScanResult.load(out_tmp / "lesions.json").to_json()
             if not (out_tmp / "lesions.nii.gz").exists():
                 raise ValueError("the pipeline wrote no lesions.nii.gz")
             shutil.rmtree(out, ignore_errors=True)
