@@ -2,7 +2,8 @@
 
 Each check names the fields involved. ``severity: error``: the record cannot be right as
 entered (e.g. geometry); ``warning``: implausible, ask. ``blocking: true`` only where no reading
-of the record is safe (the CLI exits 2 and the assessment lists no options). Numbers come from ``knowledge/data/treatment/checks.toml``.
+of the record is safe (the CLI exits 2 and the assessment lists no options). Numbers come
+from ``knowledge/data/treatment/checks.toml``.
 """
 
 from __future__ import annotations

@@ -307,6 +307,9 @@ class SourceRef(BaseModel):
     # additions beyond the contract (treatment.md §0.3: type and a one-sentence verbatim_short)
     type: str | None = None
     text: str | None = None
+    grade_reason: str | None = Field(
+        default=None, description="why a recommendation shows 'not graded'"
+    )
 
 
 class PrognosticEstimate(BaseModel):

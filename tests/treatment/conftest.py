@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from brainmets.model import PrognosticEstimate, parse_patient
-from brainmets.treatment import recommend
+from brainmets.treatment import recommend_full
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -39,13 +39,16 @@ BASE: dict[str, Any] = {
 
 
 class Result:
-    def __init__(self, options, not_recommended, warnings):
-        self.options = options
-        self.not_recommended = not_recommended
-        self.warnings = warnings
-        self.ids = [o.id for o in options]
-        self.by_id = {o.id: o for o in options}
-        self.nr = {n.id: n for n in not_recommended}
+    def __init__(self, full):
+        self.options = full.options
+        self.not_recommended = full.not_recommended
+        self.warnings = full.warnings
+        self.awaiting = {a.id: a for a in full.awaiting}
+        self.na = {n.id: n for n in full.not_applicable}
+        self.timing = full.timing
+        self.ids = [o.id for o in self.options]
+        self.by_id = {o.id: o for o in self.options}
+        self.nr = {n.id: n for n in self.not_recommended}
 
     def src(self, oid: str) -> set[str]:
         return {f"{s.id} {s.rec}" for s in self.by_id[oid].sources}
@@ -55,7 +58,14 @@ class Result:
         for o in self.options:
             parts += [o.rationale, o.dose or "", *o.notes]
         parts += [n.reason for n in self.not_recommended]
+        parts += [a.reason for a in self.awaiting.values()]
+        parts += [n.reason for n in self.na.values()]
+        if self.timing is not None:
+            parts.append(self.timing.statement)
         return "\n".join(parts)
+
+    def timing_src(self) -> set[str]:
+        return {f"{s.id} {s.rec}" for s in self.timing.sources} if self.timing else set()
 
 
 @pytest.fixture
@@ -74,7 +84,7 @@ def run():
         if replace_lesions is not None:
             data["brain_metastases"]["lesions"] = replace_lesions
         p = parse_patient(data)
-        return Result(*recommend(p, list(estimates or [])))
+        return Result(recommend_full(p, list(estimates or [])))
     return go
 
 

@@ -148,7 +148,10 @@ def test_missing_seizure_history_and_icp(run):
     r = run({"symptoms": {"status": "symptomatic", "severe_icp": None,
                           "seizure_history": None}})
     assert any(w.startswith("needs: symptoms.seizure_history") for w in r.warnings)
-    assert "needs: symptoms.severe_icp" in r.by_id["dexamethasone"].dose
+    # decision 11: the dose follows the symptom level only, never both doses side by side
+    dex = r.by_id["dexamethasone"]
+    assert "4-8 mg/day" in dex.dose and "16" not in dex.dose
+    assert any("symptoms.severe_icp" in n for n in dex.notes)
 
 
 def test_missing_diameter_and_cavity_volume(run):

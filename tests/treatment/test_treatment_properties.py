@@ -68,7 +68,8 @@ def test_invariants(data, surv):
             assert o.kind == "systemic" and o.mdt
             assert p.symptoms.status in ("asymptomatic", "mild_controlled")
             assert o.id != "pembrolizumab_pemetrexed_platinum"
-        assert (o.card is not None) == (o.kind == "systemic" or o.id == "bevacizumab")
+        if o.id != "driver_targeted_therapy":  # decision 2: no agent named, so no card
+            assert (o.card is not None) == (o.kind == "systemic" or o.id == "bevacizumab")
     if any(o.defers_local_therapy for o in options) and "radiation_therapy" not in warnings:
         # deferral is never shown alone: local therapy or an RT veto / needs note accompanies it
         assert any(o.kind == "local" for o in options) or any(

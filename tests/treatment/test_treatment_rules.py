@@ -134,6 +134,25 @@ CASES = [
      [{"therapy": {"prior_her2_therapies": []}}, merge(SYM, bm(L(25, mass_effect=True))),
       site("breast", her2="negative")]),
     ("EANO21 SCLC", site("sclc"), [], [site("nsclc")]),
+    # decision 4: symptoms restrict deferral, not the drug (EANO21 targeted row, no deferral)
+    *[(f"EANO21 targeted, symptomatic ({d})", merge({"primary": {"egfr": "positive"}}, SYM), [],
+       [ASYM, {"primary": {"egfr": "negative"}},
+        {"primary": {"egfr_variant": "exon20_insertion"}}, site("breast", egfr="positive")])
+      for d in ("osimertinib", "icotinib")],
+    *[(f"EANO21 targeted, symptomatic ({d})", merge({"primary": {"alk": "positive"}}, SYM), [],
+       [ASYM, {"primary": {"alk": "negative"}}]) for d in ("alectinib", "brigatinib", "ceritinib")],
+    # decision 2: another actionable driver -> driver-targeted therapy (MDT)
+    ("EANO21 / decision 2 driver-targeted therapy", {"primary": {"ros1": "positive"}}, [],
+     [{"primary": {"ros1": "negative"}}, site("breast", ros1="positive")]),
+    ("EANO21 / decision 2 driver-targeted therapy",
+     {"primary": {"egfr": "positive", "egfr_variant": "exon20_insertion"}}, [],
+     [{"primary": {"egfr_variant": "common"}}]),
+    # ASTRO KQ3.2 remark: no HA with a lesion near the hippocampus or with LMD (MUST-NOT)
+    ("ASTRO22 KQ3.2 (no HA near hippocampus / LMD)",
+     bm(L(*[12] * 11) + L(12, hippocampus_distance_mm=3)), GOOD,
+     [TWELVE, bm(L(*[12] * 3) + L(12, hippocampus_distance_mm=3))]),
+    ("ASTRO22 KQ3.2 (no HA near hippocampus / LMD)", bm(L(*[12] * 12), leptomeningeal=True),
+     GOOD, [bm(L(*[12] * 12), leptomeningeal=False)]),
     ("ASCO22 temozolomide", {}, [], []),
     ("ASCO22 R3.6", {}, [], []),
     ("RYKEN10 / EANO21 dexamethasone", SYM, [], [ASYM]),

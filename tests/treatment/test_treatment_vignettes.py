@@ -42,7 +42,9 @@ def test_v3_nondriver_pdl1_pembrolizumab_with_local_therapy(run, mk_lesions):
     pem = r.by_id["pembrolizumab_pemetrexed_platinum"]
     assert not pem.defers_local_therapy
     assert "ASCO22 R2.5" in r.src("pembrolizumab_pemetrexed_platinum")
-    assert {"ASCO22 R3.2", "ASCO22 R2.2"} <= r.src("srs")
+    # decision 7: the R2.2 grade sits on the timing statement, not on each local option
+    assert "ASCO22 R3.2" in r.src("srs") and "ASCO22 R2.2" not in r.src("srs")
+    assert "ASCO22 R2.2" in r.timing_src() and not r.timing.may_defer
     ici = r.by_id["immune_checkpoint_inhibitor"]
     assert all(s.id == "EANO21" for s in ici.sources) and ici.rationale.startswith("EANO21")
     assert not ici.defers_local_therapy
@@ -71,7 +73,9 @@ def test_v5_melanoma_symptomatic_dexamethasone(run, mk_lesions):
              "brain_metastases": {"count": 4},
              "symptoms": {"status": "symptomatic", "severe_icp": False},
              "therapy": {"dexamethasone_mg_day": 8}}, replace_lesions=les)
-    assert {"ASCO22 R2.1", "ASTRO22 KQ1.7"} <= r.src("srs")
+    # decision 7: R2.1 / KQ1.7 grades on the statement about local therapy vs deferral
+    assert {"ASCO22 R2.1", "ASTRO22 KQ1.7"} <= r.timing_src() and not r.timing.may_defer
+    assert not {"ASCO22 R2.1", "ASTRO22 KQ1.7"} & r.src("srs")
     assert "18 Gy x 1" in r.by_id["srs"].dose and "27 Gy/3 or 30 Gy/5" in r.by_id["srs"].dose
     assert "surgery" in r.ids and r.by_id["surgery"].mdt
     dex = r.by_id["dexamethasone"]

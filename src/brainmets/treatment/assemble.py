@@ -1,38 +1,83 @@
-"""Run the rules for one patient and assemble options, not-recommended entries and warnings."""
+"""Run the rules for one patient and assemble the four lists (project decision 6):
+
+* ``options``: a rule applies now (with the grade of that rule and the population it checked);
+* ``awaiting``: a rule would apply, or not, once a named field is known (which test to order);
+* ``not_applicable``: a rule's trigger is unmet (with the unmet condition);
+* ``not_recommended``: a source advises against it (a MUST-NOT rule, with that source);
+
+plus the statement on local therapy versus deferral (ASCO R2.1/R2.2, :mod:`.rules.timing`).
+"""
 
 from __future__ import annotations
 
-from brainmets.model import NotRecommended, Option, Patient, PrognosticEstimate, SourceRef
+from dataclasses import dataclass, field
+
+from brainmets.model import (
+    Awaiting,
+    LocalTherapyTiming,
+    NotApplicable,
+    NotRecommended,
+    Option,
+    Patient,
+    PrognosticEstimate,
+    SourceRef,
+)
 from brainmets.treatment import context
 from brainmets.treatment.engine import Outcome, evaluate, source_ref
 from brainmets.treatment.rules import rules
+from brainmets.treatment.rules.conditions import DRIVER_TESTING
+from brainmets.treatment.rules.timing import local_therapy_timing
 
 LOCAL = ("surgery", "srs", "cavity_srs", "wbrt", "ha_wbrt", "srs_plus_wbrt", "litt")
 KIND_ORDER = {"local": 0, "systemic": 1, "supportive": 2}
 SURVIVAL_USERS = ("ha_wbrt", "memantine", "wbrt", "palliative_care")
 NO_REC = "no guideline recommendation encoded"
+DRIVER_FIELDS = ("primary.egfr", "primary.alk", "primary.ros1", "primary.braf", "primary.ret",
+                 "primary.met_ex14", "primary.ntrk", "primary.kras_g12c")
+LMD_CAVEAT = ("Leptomeningeal disease: outside the population of the rule(s) that list this "
+              "option (no guideline here covers LMD; the EANO-ESMO LM guideline was not read): "
+              "shown only with this caveat; MDT (decision 8).")
+
+
+@dataclass
+class TreatmentResult:
+    options: list[Option]
+    not_recommended: list[NotRecommended]
+    warnings: list[str]
+    awaiting: list[Awaiting] = field(default_factory=list)
+    not_applicable: list[NotApplicable] = field(default_factory=list)
+    timing: LocalTherapyTiming | None = None
+
+
+def run_full(patient: Patient, estimates: list[PrognosticEstimate]) -> TreatmentResult:
+    ctx = context.build(patient, estimates)
+    out = evaluate(rules(), ctx)
+    warnings: list[str] = []
+    _symptom_notes(ctx, out, warnings)
+    _cross_notes(ctx, out)
+    _survival_basis(ctx, out)
+    _unknown_primary(ctx, out, warnings)
+    _leptomeningeal(ctx, out, warnings)
+    warnings.extend(_not_covered(ctx))
+    awaiting = _awaiting(ctx, out)
+    if any(set(a.needs) & set(DRIVER_FIELDS) for a in awaiting if a.kind == "systemic"):
+        warnings.insert(0, f"{DRIVER_TESTING.capitalize()}: driver-dependent options are listed "
+                           "under 'awaiting' until the result is known (unknown is not negative).")
+    warnings.extend(_needs(out))
+    options = _ordered(ctx, out)
+    _attach_cards(options)
+    deferral = any(o.defers_local_therapy for o in options)
+    return TreatmentResult(
+        options=options, not_recommended=_not_recommended(out), warnings=warnings,
+        awaiting=awaiting, not_applicable=_not_applicable(out, {a.id for a in awaiting}),
+        timing=local_therapy_timing(ctx, deferral))
 
 
 def run(
     patient: Patient, estimates: list[PrognosticEstimate]
 ) -> tuple[list[Option], list[NotRecommended], list[str]]:
-    ctx = context.build(patient, estimates)
-    out = evaluate(rules(), ctx)
-    warnings: list[str] = []
-    _symptom_sources(ctx, out, warnings)
-    _cross_notes(ctx, out)
-    _survival_basis(ctx, out)
-    warnings.extend(_not_covered(ctx))
-    warnings.extend(_needs(out))
-    options = _ordered(ctx, out)
-    _attach_cards(options)
-    return options, _not_recommended(out), warnings
-
-
-def _add_source(opt: Option, key: str) -> None:
-    ref = source_ref(key)
-    if ref not in opt.sources:
-        opt.sources.append(ref)
+    r = run_full(patient, estimates)
+    return r.options, r.not_recommended, r.warnings
 
 
 def _note(opt: Option, text: str) -> None:
@@ -40,14 +85,13 @@ def _note(opt: Option, text: str) -> None:
         opt.notes.append(text)
 
 
-def _symptom_sources(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
+def _symptom_notes(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
+    """Symptom context as notes; the R2.1/R2.2 grades stay on the timing statement (decision 7)."""
     local = [o for o in out.options.values() if o.id in LOCAL]
     if ctx.symptom == "symptomatic":
         for o in local:
-            _add_source(o, "ASCO22:R2.1")
-            _add_source(o, "ASTRO22:KQ1.7")
             _note(o, "Symptomatic BM: local therapy regardless of the systemic therapy used "
-                     "(ASCO R2.1 strong; ASTRO KQ1.7 upfront local therapy).")
+                     "(see the local-therapy timing statement: ASCO R2.1; ASTRO KQ1.7).")
         for o in out.options.values():
             if o.kind == "systemic":
                 o.defers_local_therapy = False
@@ -62,19 +106,12 @@ def _symptom_sources(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> Non
         elif not local:
             warnings.append("Symptomatic BM: ASCO22 R2.1 (strong) recommends local therapy, but "
                             "no local option's conditions are met with the data given; MDT.")
-    elif ctx.symptom == "asymptomatic" and local:
+    elif ctx.symptom in ("asymptomatic", "mild_controlled") and local:
         for o in local:
-            _add_source(o, "ASCO22:R2.2")
-            if ctx.defer_fired:
-                _note(o, "Listed in parallel with the systemic option that may allow deferral "
-                         "(ASCO R2.2: deferral only under R2.3/2.4/2.6/2.7, with MDT).")
-            else:
-                _note(o, "ASCO R2.2: asymptomatic BM: local therapy is not deferred (no "
-                         "driver-specific deferral rule applies).")
-    elif ctx.symptom == "mild_controlled" and local:
-        for o in local:
-            _note(o, "Mild symptoms controlled with supportive therapy: ASCO22 gave no formal "
-                     "definition of symptomatic; deferral only after MDT discussion.")
+            _note(o, "Listed in parallel with any systemic option that may allow deferral (see "
+                     "the local-therapy timing statement, ASCO R2.2)." if ctx.defer_fired else
+                     "Asymptomatic BM: local therapy is not deferred (no driver-specific "
+                     "deferral rule applies; see the timing statement, ASCO R2.2).")
 
 
 def _cross_notes(ctx: context.Ctx, out: Outcome) -> None:
@@ -84,20 +121,26 @@ def _cross_notes(ctx: context.Ctx, out: Outcome) -> None:
             if oid not in out.options:
                 for reason, _ in out.rejected.get(oid, []):
                     _note(wbrt, f"{oid} not listed: {reason}")
-        for field, rule_names in out.needs.items():
+        for fld, rule_names in out.needs.items():
             hit = [r for r in rule_names if "R3.5" in r or "KQ3.3" in r]
             if hit:
-                _note(wbrt, f"needs: {field} (to evaluate {', '.join(hit)})")
+                _note(wbrt, f"needs: {fld} (to evaluate {', '.join(hit)})")
     # soft MUST-NOT entries whose option another rule lists: show the conflict on the option
     for oid, neg in list(out.negatives.items()):
         if oid in out.options:
             _note(out.options[oid], "Conflict (shown, not resolved): " + neg.reason)
             del out.negatives[oid]
     srs = out.options.get("srs")
-    if srs is not None and ctx.n_unresected and ctx.n_unresected >= 5:
+    if srs is not None and ctx.n_unresected and ctx.n_unresected > _srs_strong_max():
         v = ctx.cumulative_volume_ml()
         if v is not None:
             _note(srs, f"Cumulative intact volume {v:g} ml (EANO21 SRS for 5-10 BM if < 15 ml).")
+
+
+def _srs_strong_max() -> int:
+    from brainmets.treatment.kb import settings
+
+    return int(settings()["astro_kq1"]["srs_max_count_strong"])
 
 
 def _survival_basis(ctx: context.Ctx, out: Outcome) -> None:
@@ -108,22 +151,43 @@ def _survival_basis(ctx: context.Ctx, out: Outcome) -> None:
             out.options[oid].survival_basis = ctx.survival.basis
 
 
+def _unknown_primary(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
+    """Decision 10: tissue diagnosis first, before radiosurgery-only plans."""
+    if ctx.site != "unknown":
+        return
+    warnings.append("No known primary: tissue diagnosis first (biopsy or resection), listed "
+                    "before any radiosurgery-only plan; no systemic therapy before the diagnosis "
+                    "(ASCO22 R1.1; EANO21; decision 10).")
+    for oid in ("srs", "wbrt", "srs_plus_wbrt"):
+        if oid in out.options:
+            _note(out.options[oid], "No known primary: after tissue diagnosis (biopsy or "
+                                    "resection) first (decision 10).")
+
+
+def _leptomeningeal(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
+    if ctx.patient.brain_metastases.leptomeningeal is not True:
+        return
+    warnings.insert(0, "Leptomeningeal disease is outside the scope of these rules (ASCO22, "
+                       "ASTRO22 and EANO21 brain-metastasis recommendations): every option is "
+                       "shown only with that caveat and needs MDT discussion (decision 8).")
+    for o in out.options.values():
+        o.notes.insert(0, LMD_CAVEAT)
+        o.population.append("outside: leptomeningeal disease is not in this rule's population")
+        o.mdt = True
+        o.defers_local_therapy = False
+
+
 def _not_covered(ctx: context.Ctx) -> list[str]:
     w = []
     if ctx.site == "sclc":
         w.append(f"SCLC beyond EANO21's pathway: {NO_REC} (ASCO22 has no SCLC-specific "
                  "recommendation; SCLC excluded from ASCO R3.2).")
-    if ctx.patient.brain_metastases.leptomeningeal is True:
-        w.append(f"Leptomeningeal disease: {NO_REC} (the EANO-ESMO leptomeningeal guideline was "
-                 "not read; UNCERTAIN). Hippocampal avoidance is not used with LMD (ASTRO KQ3.2).")
-    if any(le.prior_srs or le.enlarging_after_srs for le in ctx.lesions):
+    if any(le.prior_srs or le.enlarging_after_srs for le in ctx.lesions) or (
+            ctx.patient.radiation_history):
         w.append(f"Re-irradiation: {NO_REC}.")
-    if ctx.site in ("renal", "gi", "other", "unknown"):
+    if ctx.site in ("renal", "gi", "other"):
         w.append(f"Systemic therapy for primary site '{ctx.site}': {NO_REC} specific to brain "
                  "metastases.")
-    if ctx.site == "nsclc" and ctx.ros1() is True:
-        w.append("ROS1-rearranged NSCLC: EANO21 [II,B; III,B] upfront targeted therapy for "
-                 f"asymptomatic/oligosymptomatic BM; no specific agent: {NO_REC}.")
     if ctx.site == "breast" and ctx.her2() is False:
         w.append("HER2-negative breast cancer: EANO21 [III,C; III,B]: capecitabine, eribulin, or "
                  "carboplatin + bevacizumab may be considered after local treatment (no option "
@@ -140,8 +204,43 @@ def _not_covered(ctx: context.Ctx) -> list[str]:
 
 
 def _needs(out: Outcome) -> list[str]:
-    return [f"needs: {field} (to evaluate {', '.join(dict.fromkeys(names))})"
-            for field, names in sorted(out.needs.items())]
+    return [f"needs: {fld} (to evaluate {', '.join(dict.fromkeys(names))})"
+            for fld, names in sorted(out.needs.items())]
+
+
+def _awaiting(ctx: context.Ctx, out: Outcome) -> list[Awaiting]:
+    res = []
+    for oid, info in out.awaiting.items():
+        if oid in out.options or oid in out.negatives or oid in out.vetoed:
+            continue
+        reasons = list(info["reasons"])
+        if not reasons:
+            reasons.append(f"{'; '.join(info['rules'])}: would apply or not once "
+                           f"{', '.join(info['needs'])} is known")
+        res.append(Awaiting(id=oid, needs=info["needs"], reason=" ".join(reasons),
+                            kind=info["kind"][0],
+                            sources=[source_ref(k) for k in info["recs"]]))
+    if ctx.site == "unknown":
+        res.append(Awaiting(id="systemic_therapy", needs=["primary.site"], kind="systemic",
+                            reason="No known primary: tissue diagnosis first (biopsy or "
+                                   "resection); systemic therapy only once the primary is known "
+                                   "(decision 10).",
+                            sources=[source_ref("ASCO22:R1.1")]))
+    return res
+
+
+def _not_applicable(out: Outcome, awaiting: set[str]) -> list[NotApplicable]:
+    res: dict[str, NotApplicable] = {}
+    items = [*out.rejected.items(), *out.inapplicable.items()]
+    for oid, entries in items:
+        if oid in out.options or oid in out.negatives or oid in out.vetoed or oid in awaiting:
+            continue
+        for reason, recs in entries:
+            cur = res.setdefault(oid, NotApplicable(id=oid, reason=reason))
+            if reason not in cur.reason:
+                cur.reason += " " + reason
+            cur.sources.extend(r for r in (source_ref(k) for k in recs) if r not in cur.sources)
+    return list(res.values())
 
 
 def _ordered(ctx: context.Ctx, out: Outcome) -> list[Option]:
@@ -167,25 +266,16 @@ def _attach_cards(options: list[Option]) -> None:
 
 
 def _not_recommended(out: Outcome) -> list[NotRecommended]:
-    res: dict[str, NotRecommended] = {}
-    for oid, neg in out.negatives.items():
-        res[oid] = neg
+    res: dict[str, NotRecommended] = dict(out.negatives)
     if "temozolomide" in res:  # the documented negative example carries its trial
         res["temozolomide"].sources.append(SourceRef(
             id="RTOG0320", rec="trial", grading="randomised trial",
             text="WBRT + SRS alone vs + temozolomide vs + erlotinib: no survival gain, more "
                  "toxicity; see `brainmets drug temozolomide`."))
-    for oid, items in out.rejected.items():
-        if oid in out.options or oid in out.negatives:
-            continue
-        for reason, recs in items:
-            refs = [source_ref(k) for k in recs]
-            cur = res.get(oid)
-            if cur is None:
-                res[oid] = NotRecommended(id=oid, reason=reason, sources=refs)
-            elif reason not in cur.reason:
-                cur.reason += " " + reason
-                cur.sources.extend(r for r in refs if r not in cur.sources)
+    for oid, (reason, recs) in out.vetoed.items():
+        if oid not in out.options and oid not in res:
+            res[oid] = NotRecommended(id=oid, reason=reason,
+                                      sources=[source_ref(k) for k in recs])
     return list(res.values())
 
 

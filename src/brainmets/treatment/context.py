@@ -40,20 +40,16 @@ class Survival:
 
 
 def expected_survival(estimates: list[PrognosticEstimate]) -> Survival:
-    """Expected survival from the most specific applicable index (order in thresholds.toml)."""
-    order = settings()["survival"]["index_priority"]
-    usable = {e.index: e for e in estimates if e.median_survival_months is not None}
-    for name in order:
-        e = usable.get(name)
-        if e is None:
-            continue
-        m = e.median_survival_months
-        basis = f"{e.index} (group {e.group}): median {m:g} months ({e.source})"
-        note = None
-        if e.confidence == "uncertain":
-            note = f"the {e.index} median used for expected survival is marked uncertain"
-        return Survival(e.median_survival_months, basis, e.index, note)
-    return Survival(None, None)
+    """Expected survival = the one primary estimate (project decision 9, prognosis.primary)."""
+    from brainmets.prognosis.primary import primary_survival
+
+    ps = primary_survival(estimates)
+    if ps is None or ps.median_survival_months is None:
+        return Survival(None, None)
+    m = ps.median_survival_months
+    basis = f"{ps.index} (group {ps.group}): median {m:g} months ({ps.source}); primary estimate"
+    note = "; ".join(ps.warnings) or None
+    return Survival(m, basis, ps.index, note)
 
 
 @dataclass

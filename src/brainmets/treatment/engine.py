@@ -2,10 +2,11 @@
 
 A rule's conditions are evaluated in order. ``gate`` conditions decide whether the rule is
 relevant at all (e.g. "EGFR-mutant NSCLC"); if a gate is false the rule stays silent. If all
-gates hold and another condition is false, the option is recorded in ``not_recommended`` with
-the failing condition (unless another rule lists it). A condition that cannot be evaluated
-(input missing) yields a ``needs: <field>`` note, never a guess. A ``negative`` rule that fires
-puts its option in ``not_recommended``; with ``veto`` it also blocks the listed option ids.
+gates hold and another condition is false, the option is recorded as *not applicable* with the
+failing condition (unless another rule lists it). A condition that cannot be evaluated (input
+missing) puts the option under *awaiting* that field, never a guess. A ``negative`` rule (a
+source's MUST-NOT) that fires puts its option in ``not_recommended``; with ``veto`` it also blocks
+the listed option ids. An ``inapplicable`` rule that fires records its option as not applicable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from brainmets.model import NotRecommended, Option, SourceRef
 from brainmets.treatment.context import Ctx
 from brainmets.treatment.kb import recommendations
 
-Test = Callable[[Ctx], "bool | None | str"]
+Test = Callable[[Ctx], "bool | None | str | list[str]"]
 Text = str | Callable[[Ctx], str]
 
 
@@ -47,7 +48,14 @@ class Rule:
     notes: Callable[[Ctx], list[str]] | list[str] = field(default_factory=list)
     negative: bool = False
     veto: tuple[str, ...] = ()
-    reject_reason: Text | None = None  # for a rule whose failure means "not recommended" text
+    reject_reason: Text | None = None  # text when a condition is unmet (not applicable)
+    inapplicable: bool = False  # fires -> the option is recorded as not applicable (no MUST-NOT)
+    awaiting_reason: Text | None = None  # text when an input is missing (awaiting)
+
+    def population(self) -> str:
+        """The population check this rule applies (its condition labels)."""
+        return f"{self.name}: " + "; ".join(c.label for c in self.conds) if self.conds else (
+            f"{self.name}: no population condition")
 
 
 def _text(t: Text, ctx: Ctx) -> str:
@@ -60,6 +68,7 @@ def source_ref(key: str) -> SourceRef:
     return SourceRef(
         id=r["source"], rec=r["rec"], grading=r["grading"], strength=r.get("strength"),
         evidence=r.get("evidence"), type=r.get("type"), text=r["text"],
+        grade_reason=r.get("grade_reason"),
     )
 
 
@@ -68,8 +77,10 @@ class Outcome:
     options: dict[str, Option] = field(default_factory=dict)
     rejected: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
     negatives: dict[str, NotRecommended] = field(default_factory=dict)
-    vetoed: dict[str, str] = field(default_factory=dict)
+    vetoed: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     needs: dict[str, list[str]] = field(default_factory=dict)
+    awaiting: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # option -> info
+    inapplicable: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
     trace: list[tuple[str, str]] = field(default_factory=list)  # (rule name, fired|rejected|...)
 
 
@@ -82,18 +93,22 @@ def evaluate(rules: list[Rule], ctx: Ctx) -> Outcome:
         if verdict == "silent":
             continue
         if verdict == "needs":
-            for f in missing:
-                out.needs.setdefault(f, []).append(rule.name)
+            _await(rule, ctx, out, missing)
             continue
         if verdict == "rejected":
             if not rule.negative:
-                reason = _text(rule.reject_reason, ctx) if rule.reject_reason else (
-                    f"{rule.name}: condition not met: {'; '.join(failed)}")
+                unmet = f"{rule.name}: condition not met: {'; '.join(failed)}"
+                reason = (f"{_text(rule.reject_reason, ctx)} [{unmet}]" if rule.reject_reason
+                          else unmet)
                 out.rejected.setdefault(rule.option, []).append((reason, rule.recs))
             continue
         # fired
         if rule.negative:
             _negative(rule, ctx, out)
+            continue
+        if rule.inapplicable:
+            out.inapplicable.setdefault(rule.option, []).append(
+                (_text(rule.rationale, ctx), rule.recs))
             continue
         if rule.option in out.vetoed:
             continue
@@ -109,6 +124,9 @@ def _check(rule: Rule, ctx: Ctx) -> tuple[str, list[str], list[str]]:
         if isinstance(v, str):  # the test names the missing field itself
             missing.append(v)
             continue
+        if isinstance(v, list):  # several missing fields
+            missing.extend(v)
+            continue
         if v is False:
             if c.gate:
                 return "silent", [], []
@@ -122,6 +140,22 @@ def _check(rule: Rule, ctx: Ctx) -> tuple[str, list[str], list[str]]:
     return "fired", [], []
 
 
+def _await(rule: Rule, ctx: Ctx, out: Outcome, missing: list[str]) -> None:
+    for f in missing:
+        out.needs.setdefault(f, []).append(rule.name)
+    if rule.negative:
+        return
+    info = out.awaiting.setdefault(rule.option, {"needs": [], "rules": [], "recs": [],
+                                                 "reasons": [], "kind": [rule.kind]})
+    info["needs"].extend(f for f in missing if f not in info["needs"])
+    info["rules"].append(rule.name)
+    info["recs"].extend(k for k in rule.recs if k not in info["recs"])
+    if rule.awaiting_reason is not None:
+        text = _text(rule.awaiting_reason, ctx)
+        if text and text not in info["reasons"]:
+            info["reasons"].append(text)
+
+
 def _negative(rule: Rule, ctx: Ctx, out: Outcome) -> None:
     reason = _text(rule.rationale, ctx)
     refs = [source_ref(k) for k in rule.recs]
@@ -133,9 +167,8 @@ def _negative(rule: Rule, ctx: Ctx, out: Outcome) -> None:
         prev.sources.extend(r for r in refs if r not in prev.sources)
     if rule.veto:
         out.negatives.pop(rule.option, None)
-    for oid in rule.veto:
-        out.vetoed.setdefault(oid, reason)
-        out.rejected.setdefault(oid, []).append((reason, rule.recs))
+    for oid in rule.veto:  # a MUST-NOT on these options: not_recommended, with its source
+        out.vetoed.setdefault(oid, (reason, list(rule.recs)))
         if oid in out.options:  # listed by an earlier rule: withdraw it
             out.options.pop(oid)
             ctx.fired.discard(oid)
@@ -150,12 +183,15 @@ def _fire(rule: Rule, ctx: Ctx, out: Outcome) -> None:
     if defers and ctx.count == 0:
         # nothing to defer: no brain metastasis is recorded (brain_metastases.count = 0)
         defers = False
+    if defers and ctx.patient.brain_metastases.leptomeningeal is True:
+        defers = False  # leptomeningeal disease is outside every deferral population (decision 8)
     dose = rule.dose(ctx) if rule.dose else None
     opt = out.options.get(rule.option)
     if opt is None:
         opt = Option(id=rule.option, kind=rule.kind, rationale=rationale, sources=refs, mdt=mdt,
                      defers_local_therapy=defers, dose=dose, notes=notes)
         out.options[rule.option] = opt
+        opt.population.append(rule.population())
     else:
         if rationale not in opt.rationale:
             opt.rationale += " Also: " + rationale
@@ -167,6 +203,7 @@ def _fire(rule: Rule, ctx: Ctx, out: Outcome) -> None:
         elif dose and dose not in opt.dose:
             opt.dose += "; or " + dose
         opt.notes.extend(n for n in notes if n not in opt.notes)
+        opt.population.append(rule.population())
     ctx.fired.add(rule.option)
     if opt.defers_local_therapy:
         ctx.defer_fired = True
