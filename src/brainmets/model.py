@@ -126,6 +126,9 @@ class Therapy(_Record):
     systemic_options_available: bool | None = None
     immunotherapy_naive: bool | None = None
     on_immunotherapy: bool | None = None
+    immunotherapy_start: dt.date | None = Field(
+        default=None, description="start of immune checkpoint therapy (iRANO 6-month window)"
+    )
     planned_pemetrexed_platinum: bool | None = None
     prior_her2_therapies: list[str] = Field(default_factory=list)
     dexamethasone_mg_day: float | None = Field(default=None, ge=0, le=100)
