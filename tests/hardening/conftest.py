@@ -131,3 +131,56 @@ def live_server(tmp_path):
 @pytest.fixture
 def hhelpers():
     return types.SimpleNamespace(PATIENT=PATIENT, tiny_nifti=tiny_nifti, fake_scan=fake_scan)
+
+
+# ------------------------------------------------------------------------------ bombs
+
+def zip_bomb(path: Path, member_mb: int = 512) -> Path:
+    """A small zip holding one ``member_mb`` MB member of zeros (written in 1 MB pieces)."""
+    import zipfile
+
+    block = b"\0" * 2**20
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open("slice0001.dcm", "w", force_zip64=True) as f:
+            for _ in range(member_mb):
+                f.write(block)
+    return path
+
+
+def nifti_stream(path: Path, shape: tuple[int, int, int], value: float | None,
+                 data_mb: int | None = None) -> Path:
+    """A gzip NIfTI-1 float32 of ``shape`` whose data is ``value`` everywhere, streamed
+    (``data_mb`` MB of data written; None = all of it). Never holds the volume in memory."""
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape(shape)
+    hdr.set_data_dtype(np.float32)
+    hdr.set_zooms((1.0, 1.0, 1.0))
+    hdr.set_qform(np.eye(4), 1)
+    hdr.set_sform(np.eye(4), 1)
+    hdr["vox_offset"] = 352
+    total = int(np.prod(shape)) * 4
+    todo = total if data_mb is None else min(total, data_mb * 2**20)
+    block = np.full(2**18, value if value is not None else 0, np.float32).tobytes()
+    with gzip.open(path, "wb", compresslevel=6) as f:
+        f.write(hdr.binaryblock + b"\0" * 4)
+        while todo > 0:
+            piece = block[: min(len(block), todo)]
+            f.write(piece)
+            todo -= len(piece)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bombs(tmp_path_factory):
+    """The three bombs of issue #17 (built once per session)."""
+    d = tmp_path_factory.mktemp("bombs")
+    return types.SimpleNamespace(
+        zip512=zip_bomb(d / "bomb.zip", 512),
+        nan512=nifti_stream(d / "nan512.nii.gz", (512, 512, 512), float("nan")),
+        huge1024=nifti_stream(d / "huge1024.nii.gz", (1024, 1024, 1024), 1.0, data_mb=1),
+    )
