@@ -158,7 +158,8 @@ def run_batch(
     by_future = dict(zip(futures, todo, strict=True))
     bar = _Progress(len(todo), label, enabled=progress)
     with bar:
-        for fut in as_completed(futures):
+        # as_completed([]) looks for a default client: with nothing to do there may be none
+        for fut in as_completed(futures) if futures else ():
             job = by_future[fut]
             try:
                 rec = fut.result()

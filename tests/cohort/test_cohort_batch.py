@@ -1,4 +1,3 @@
-import importlib.util
 import json
 from pathlib import Path
 
@@ -6,6 +5,7 @@ import pytest
 
 from brainmets.cohort.batch import scan_jobs
 from brainmets.distributed import MARKER, dask_client, run_batch, scheduler_address
+from brainmets.imaging.phantom import make_case
 
 CALLS: list[str] = []
 
@@ -78,22 +78,8 @@ def test_scheduler_address_from_env(monkeypatch):
     assert scheduler_address(None) is None
 
 
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-HAVE_SCAN = _have("brainmets.imaging.pipeline") and _have("brainmets.imaging.phantom")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_SCAN, reason="imaging pipeline (brainmets.imaging.pipeline.scan"
-                                         " / phantom.make_case) not available")
 def test_batch_scan_cli_real_pipeline_two_phantoms_one_corrupt(tmp_path, cli):
-    from brainmets.imaging.phantom import make_case
-
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
     for seed in (1, 2):  # small skull-stripped 4 mm phantoms keep the test quick
@@ -110,13 +96,13 @@ def test_batch_scan_cli_real_pipeline_two_phantoms_one_corrupt(tmp_path, cli):
     assert summary["failures"][0]["input"].endswith("corrupt.nii.gz")
     for k in ("phantom1", "phantom2"):
         assert (out / k / "lesions.json").is_file() and (out / k / MARKER).is_file()
+    (out / "batch-summary.json").unlink()
     res = cli("batch", "scan", src, "--out", out, "--threads", "--no-progress")
+    assert res.exit_code == 1, res.output  # the corrupt file still fails
     summary = json.loads((out / "batch-summary.json").read_text())
     assert (summary["skipped_already_done"], summary["failed"]) == (2, 1)
 
 
-@pytest.mark.skipif(not _have("brainmets.prognosis.vectorized"),
-                    reason="prognosis engine score_table not available")
 def test_batch_score_cli_worker_processes(tmp_path, cli):
     import polars as pl
 
@@ -132,12 +118,14 @@ def test_batch_score_cli_worker_processes(tmp_path, cli):
     assert (summary["done"], summary["failed"]) == (2, 0)
     scored = pl.read_parquet(out / "a" / "scored.parquet")
     assert scored.get_column("rpa_group").to_list() == ["I", "III"]
+    (out / "batch-summary.json").unlink()  # the resume run must write its own summary
     res = cli("batch", "score", a, b, "--out", out, "--workers", "1", "--no-progress")
-    assert json.loads((out / "batch-summary.json").read_text())["skipped_already_done"] == 2
+    assert res.exit_code == 0, res.output  # was "No clients found" when run alone
+    summary = json.loads((out / "batch-summary.json").read_text())
+    assert (summary["skipped_already_done"], summary["done"], summary["failed"]) == (2, 0, 0)
+    assert summary["cluster"] == "none started (nothing to do)"
 
 
-@pytest.mark.skipif(not _have("brainmets.prognosis.vectorized"),
-                    reason="prognosis engine score_table not available")
 def test_batch_uses_existing_cluster_from_env(tmp_path, cli, monkeypatch):
     import polars as pl
     from dask.distributed import LocalCluster
