@@ -184,3 +184,9 @@ def bombs(tmp_path_factory):
         nan512=nifti_stream(d / "nan512.nii.gz", (512, 512, 512), float("nan")),
         huge1024=nifti_stream(d / "huge1024.nii.gz", (1024, 1024, 1024), 1.0, data_mb=1),
     )
+
+
+@pytest.fixture
+def hmake():
+    """``make_app(tmp_path, limiter=None, **settings) -> (app, tokens, store)``."""
+    return make_app

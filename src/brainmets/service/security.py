@@ -4,11 +4,12 @@ Authentication rate limit (per client address, in process): every *presented but
 credential (a wrong bearer token, a stale ``bm_token`` cookie, a failed login) takes one token
 from the address's bucket (``burst`` tokens, refilled at ``refill_per_s``). When the bucket is
 empty the address is locked out for ``base_lockout_s`` seconds, doubling with every further
-lockout up to ``max_lockout_s``; a locked-out address gets ``429`` with ``Retry-After`` for every
-credential it presents, right or wrong, so a guess cannot be confirmed during the lockout.
-Requests with no credential at all (a browser before login) do not count. The address is the
-TCP peer (``brainmets serve`` does not trust ``X-Forwarded-For``): behind a reverse proxy every
-client shares the proxy's address, so rate-limit at the proxy too (docs/deploy.md).
+lockout up to ``max_lockout_s`` (forgotten after ``max_lockout_s`` without a failure); a
+locked-out address gets ``429`` with ``Retry-After`` for every credential it presents, right
+or wrong, so a guess cannot be confirmed during the lockout. Requests with no credential at
+all (a browser before login) do not count. The address is the TCP peer (``brainmets serve``
+does not trust ``X-Forwarded-For``): behind a reverse proxy every client shares the proxy's
+address, so rate-limit at the proxy too (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class _Bucket:
     updated: float
     strikes: int = 0
     blocked_until: float = 0.0
+    last_failure: float = 0.0
 
 
 class RateLimited(HTTPException):
@@ -124,8 +126,9 @@ class AuthLimiter:
         now = self.clock()
         with self._lock:
             b = self._bucket(addr, now)
-            if b.tokens >= self.burst:  # a full bucket: earlier lockouts are forgiven
+            if now - b.last_failure > self.max_lockout_s:  # a quiet spell forgives lockouts
                 b.strikes = 0
+            b.last_failure = now
             b.tokens -= 1
             if b.tokens < 1:
                 b.strikes += 1
