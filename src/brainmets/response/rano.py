@@ -109,6 +109,9 @@ class ResponseResult(BaseModel):
     thresholds: dict[str, Any] = Field(default_factory=dict)
     references: list[dict[str, str]] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    caveats: list[dict[str, Any]] = Field(
+        default_factory=list, description="e.g. PD in an irradiated lesion (response.caveats)"
+    )
     disclaimer: str = DISCLAIMER
 
 
@@ -783,7 +786,9 @@ def evaluate(
     cur = history[-1]
     assert cur.category is not None
     vol = _volumetric(eng)
-    return ResponseResult(
+    from brainmets.response.caveats import attach_radiation_caveats
+
+    return attach_radiation_caveats(ResponseResult(
         category=cur.category,
         provisional=cur.provisional,
         baseline_sum_mm=history[0].sum_mm,
@@ -812,7 +817,7 @@ def evaluate(
         thresholds=cfg.as_dict()["thresholds"],
         references=_references(rec),
         warnings=[f"{k}: unknown field, ignored" for k in unknown_fields(rec)],
-    )
+    ), rec.radiation_history)
 
 
 def _walk(eng: _Engine) -> tuple[list[TimepointResult], dict[str, Any]]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from brainmets.model import InputError, format_errors
+from brainmets.model import InputError, RadiationCourse, format_errors
 
 ClinicalStatus = Literal["improved", "stable", "worse"]
 
@@ -71,6 +71,9 @@ class TimepointsRecord(_In):
     on_immunotherapy: bool = False
     immunotherapy_start: dt.date | None = None
     timepoints: list[Timepoint]
+    # brain-directed treatment already given (CONTRACT §1 shape): PD in an irradiated lesion
+    # carries the pseudo-progression / radiation-necrosis caveat (response.caveats)
+    radiation_history: list[RadiationCourse] = Field(default_factory=list)
 
     @field_validator("immunotherapy_start", mode="before")
     @classmethod
