@@ -98,6 +98,16 @@ def _assess(patients: list[Any], scans: list[Path], scan_dates: list[str],
             fail(exc.messages)
 
 
+def _refuse_unsafe(results: list[Any], was_list: bool) -> None:
+    """Exit 2 where no reading of a record is safe (decision 12, e.g. count < lesions listed)."""
+    from brainmets.checks import blocking_checks
+
+    msgs = [f"{f'[{i}].' if was_list else ''}{c.fields[0]}: {c.message}"
+            for i, r in enumerate(results) for c in blocking_checks(r.input_checks)]
+    if msgs:
+        fail(msgs)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("assess")
     def assess(
@@ -122,6 +132,7 @@ def register(app: typer.Typer) -> None:
             fail(f"--format: expected text|json, got {fmt!r}")
         patients, was_list = load_patients(read_json(file))
         results = _assess(patients, scans, scan_dates, out)
+        _refuse_unsafe(results, was_list)
         if fmt == "json":
             import json
 
