@@ -29,8 +29,8 @@ def frame_interval(header: Any) -> tuple[float | None, str | None]:
     try:
         dt = float(header["pixdim"][4])
         unit = header.get_xyzt_units()[1]
-    except Exception:
-        return None, None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None, None  # no usable pixdim[4]: the caller asks for --tr
     if not np.isfinite(dt) or dt <= 0:
         return None, None
     note = None
@@ -243,7 +243,7 @@ def _lesion_entry(lid: int, m: dict[str, np.ndarray], maps: dict[str, np.ndarray
                   "in-plane at the highest mean, placed automatically; the studies placed "
                   "hot-spot ROIs by hand): check the placement"],
     }
-    values = {k: v for k, v in (("perilesional_max_rcbv", hot_peri),
+    values: dict[str, Any] = {k: v for k, v in (("perilesional_max_rcbv", hot_peri),
                                 ("lesion_max_rcbv_wm", hot_lesion),
                                 ("lesion_psr_percent", lesion_psr)) if v is not None}
     if hot_peri is not None or hot_lesion is not None:

@@ -208,7 +208,7 @@ def load_dicom_dwi(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, di
     for f in files:
         try:
             ds = pydicom.dcmread(str(f))
-        except Exception:
+        except Exception:  # pydicom raises assorted errors on non-DICOM files: count, skip
             skipped += 1
             continue
         if "PixelData" not in ds:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,7 @@ def _short(exc: BaseException) -> str:
 
 def load_nifti_array(
     path: str | os.PathLike[str], what: str, ndim: tuple[int, ...] = (3, 4)
-) -> tuple[np.ndarray, np.ndarray, object]:
+) -> tuple[np.ndarray, np.ndarray, Any]:
     """A NIfTI map or series (DWI, DSC: last axis = volume/time) as (float32 array, affine,
     header); errors are :class:`ImagingInputError` naming ``what`` (added for diagnosis)."""
     import nibabel as nib
@@ -136,7 +137,7 @@ def load_nifti_array(
     if p.stat().st_size > MAX_INPUT_BYTES:
         raise ImagingInputError(f"{what}: {p} is above the {MAX_INPUT_BYTES / 1e9:.2f} GB limit")
     try:
-        img = nib.load(str(p))
+        img: Any = nib.load(str(p))
         data = np.asarray(img.dataobj, dtype=np.float32)
     except Exception as exc:  # nibabel raises many types for corrupt files
         raise ImagingInputError(f"{what}: cannot read NIfTI {p}: {_short(exc)}") from None
