@@ -95,19 +95,68 @@ def _diagnosis_text(d: Diagnosis) -> Text:
     return t
 
 
+def _checks_block(a: Assessment) -> list[Any]:
+    if not a.input_checks:
+        return []
+    t = Text()
+    t.append("Input checks\n", style="bold")
+    for c in a.input_checks:
+        style = "bold red" if c.severity == "error" else "yellow"
+        t.append(f"! {c.severity}: [{', '.join(c.fields)}] {c.message}\n", style=style)
+    return [t]
+
+
+def _primary_block(a: Assessment) -> Text:
+    ps = a.primary_survival
+    t = Text("Primary survival estimate: ", style="bold")
+    if ps is None:
+        t.append("none (no index of decision 9's list could be computed; see not computed)",
+                 style="yellow")
+        return t
+    months = "n/a" if ps.median_survival_months is None else f"{ps.median_survival_months:g}"
+    t.append(f"{ps.index} group {ps.group}: median {months} months\n")
+    t.append(f"    why: {ps.reason}", style="dim")
+    for w in ps.warnings:
+        t.append(f"\n    ! {w}", style="yellow")
+    return t
+
+
+def _lists_block(a: Assessment) -> list[Any]:
+    """awaiting / not applicable / not recommended: one meaning each (decision 6)."""
+    out: list[Any] = []
+    if a.awaiting:
+        out.append(Text("Awaiting (would apply or not once these fields are known)",
+                        style="bold"))
+        out.extend(Text(f"- {w.id}: needs {', '.join(w.needs)}: {w.reason}")
+                   for w in a.awaiting)
+    if a.not_applicable:
+        out.append(Text("Not applicable (trigger unmet)", style="bold"))
+        out.extend(Text(f"- {n.id}: {n.reason}") for n in a.not_applicable)
+    if a.not_recommended:
+        out.append(Text("Not recommended (a source advises against it)", style="bold"))
+        for r in a.not_recommended:
+            line = Text(f"- {r.id}: {r.reason}")
+            if r.sources:
+                line.append(f" [{_source_line(r.sources[0])}]", style="dim")
+            out.append(line)
+    return out
+
+
 def assessment_renderable(a: Assessment) -> Group:
     """A rich renderable: prognosis table, not computed, options, warnings, disclaimer."""
     parts: list[Any] = []
     title = f"Patient {a.patient_id}" if a.patient_id else "Patient (no id)"
     parts.append(Text(title, style="bold underline"))
+    parts.extend(_checks_block(a))
+    parts.append(_primary_block(a))
 
     tbl = Table(title="Prognostic indices", title_justify="left", expand=False)
-    for col in ("Index", "Score", "Group", "Median OS, months (IQR)", "Confidence"):
+    for col in ("Index", "Role", "Score", "Group", "Median OS, months (IQR)", "Confidence"):
         tbl.add_column(col, overflow="fold")
     for e in a.prognosis:
         conf_style = {"uncertain": "yellow", "single_source": "", "confirmed": "green"}
         tbl.add_row(
-            e.index, _num(e.score), e.group, _survival(e),
+            e.index, e.role or "-", _num(e.score), e.group, _survival(e),
             Text(e.confidence, style=conf_style.get(e.confidence, "")),
         )
     if a.prognosis:
@@ -141,18 +190,20 @@ def assessment_renderable(a: Assessment) -> Group:
             nc.add_row(n.index, n.reason)
         parts.append(nc)
 
+    if a.local_therapy_timing is not None:
+        t = a.local_therapy_timing
+        block = Text("Local therapy vs deferral: ", style="bold")
+        block.append(("may be deferred (MDT)" if t.may_defer else "not deferred") + "\n")
+        block.append(f"    {t.statement}")
+        for src in t.sources:
+            block.append(f"\n    source: {_source_line(src)}", style="dim")
+        parts.append(block)
     for kind, heading in _KIND_TITLES:
         opts = [o for o in a.options if o.kind == kind]
         if opts:
             parts.append(Text(heading, style="bold"))
             parts.extend(_option_block(o) for o in opts)
-    if a.not_recommended:
-        parts.append(Text("Not recommended", style="bold"))
-        for r in a.not_recommended:
-            line = Text(f"- {r.id}: {r.reason}")
-            if r.sources:
-                line.append(f" [{_source_line(r.sources[0])}]", style="dim")
-            parts.append(line)
+    parts.extend(_lists_block(a))
 
     if a.diagnosis is not None:
         parts.append(_diagnosis_text(a.diagnosis))
