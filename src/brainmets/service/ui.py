@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
+from pydantic import ValidationError
 
-from brainmets.model import InputError, parse_patient
+from brainmets.model import InputError, format_errors, parse_patient
 from brainmets.report.fields import FIELD_GROUPS, FIELDS
 from brainmets.report.pdf import TEMPLATES as REPORT_TEMPLATES
 from brainmets.report.pdf import install_filters
-from brainmets.service import api, core
+from brainmets.service import api, core, review
 from brainmets.service.auth import COOKIE, check_patient, current_user, require_writer
 from brainmets.store import repo
 from brainmets.store.models import Patient, Scan, User
@@ -324,8 +325,83 @@ def patient_page(request: Request, pid: str, user: User = Depends(current_user))
         ctx = core.report_context(store, s, p, user,
                                   getattr(request.app.state, "response_cache", None))
         pending = [sc.id for sc in p.scans if sc.status in ("queued", "running")]
-    return _render(request, "patient.html", pending=pending, today=dt.date.today().isoformat(),
+        current = repo.latest_done_scan(s, p.id)
+        res = (current.result or {}) if current is not None else {}
+    findings = {"low_confidence_candidates": res.get("low_confidence_candidates") or [],
+                "findings": res.get("findings") or []}
+    err = request.query_params.get("review_error")
+    return _render(request, "patient.html", pending=pending,
+                   today=dt.datetime.now(dt.UTC).date().isoformat(), findings=findings,
+                   can_write=user.role != "researcher", review_error=err[:300] if err else None,
                    **ctx)
+
+
+def _num(form: Any, key: str) -> float | None:
+    raw = str(form.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise review.ReviewError([f"{key}: expected a number, got {raw[:20]!r}"]) from None
+
+
+def _review_redirect(pid: str, error: str | None = None) -> Response:
+    q = f"?review_error={quote(error)}" if error else ""
+    return RedirectResponse(f"/patients/{pid}{q}#review", status_code=303)
+
+
+@router.post("/patients/{pid}/lesions/{lid}")
+async def review_form(request: Request, pid: str, lid: str,
+                      user: User = Depends(require_writer)) -> Response:
+    """The review buttons without JavaScript: the same action as PATCH /api/.../lesions/{lid}."""
+    form = await request.form()
+    try:
+        body: dict[str, Any] = {}
+        status = str(form.get("status") or "").strip()
+        if status:
+            body["status"] = status
+        d = _num(form, "diameter_mm")
+        if d is not None:
+            body["diameter_mm"] = d
+        patch = review.LesionPatch.model_validate(body)
+        with request.app.state.store.session() as s:
+            p = _patient(request, s, user, pid, write=True)
+            request.state.audit_action = "review"
+            review.patch_lesion(s, p, lid[:20], patch, user, f"POST {request.url.path}")
+    except review.ReviewError as exc:
+        return _review_redirect(pid, "; ".join(exc.messages))
+    except ValidationError as exc:
+        return _review_redirect(pid, "; ".join(format_errors(exc)))
+    return _review_redirect(pid)
+
+
+@router.post("/patients/{pid}/lesions")
+async def add_lesion_form(request: Request, pid: str,
+                          user: User = Depends(require_writer)) -> Response:
+    """Add a lesion from the form (seed point x, y, z; optional diameter by hand)."""
+    form = await request.form()
+    store = request.app.state.store
+    try:
+        xyz = [_num(form, k) for k in ("x", "y", "z")]
+        if any(v is None for v in xyz):
+            raise review.ReviewError(["centroid_mm: give x, y and z (click the image)"])
+        body: dict[str, Any] = {"centroid_mm": xyz}
+        d = _num(form, "diameter_mm")
+        if d is not None:
+            body["diameter_mm"] = d
+        add = review.LesionAdd.model_validate(body)
+        with store.session() as s:
+            p = _patient(request, s, user, pid, write=True)
+            scan = repo.latest_done_scan(s, p.id)
+            vol = api.volume_path(store, scan) if scan is not None else None
+            request.state.audit_action = "review"
+            review.add_lesion(s, p, add, user, vol, f"POST {request.url.path}")
+    except review.ReviewError as exc:
+        return _review_redirect(pid, "; ".join(exc.messages))
+    except ValidationError as exc:
+        return _review_redirect(pid, "; ".join(format_errors(exc)))
+    return _review_redirect(pid)
 
 
 @router.post("/patients/{pid}/scans", response_class=HTMLResponse)
