@@ -84,7 +84,22 @@ def test_assessment_follows_contract(api):
                 "disclaimer"):
         assert key in a
     assert a["patient_id"] == pid and "not a medical device" in a["disclaimer"]
-    assert api.get(f"/api/patients/{pid}/assessment").json() == a  # cached, identical
+    # H.PATIENT: 62 y, KPS 80, NSCLC adenocarcinoma EGFR+, controlled, no ECM, 2 BM.
+    # Hand-derived from prognosis.md: RPA §1 class I (KPS >= 70, age < 65, controlled, no ECM)
+    # 7.1 mo; GPA §2 0 + 0.5 + 0.5 + 1 = 2.0 -> 3.8 mo; DS-GPA lung §3.2 2.0 -> 5.5 mo;
+    # Lung-molGPA §4.1 0.5 + 0.5 + 1 + 0.5 + 1 = 3.5 -> 46.8 mo; BSBM §6 1 + 1 + 1 = 3.
+    got = {p["index"]: (p["score"], p["median_survival_months"]) for p in a["prognosis"]}
+    assert got["rpa"][1] == 7.1
+    assert got["gpa_2008"] == (2.0, 3.8)
+    assert got["ds_gpa_2012"] == (2.0, 5.5)
+    assert got["lung_molgpa_2017"] == (3.5, 46.8)
+    assert got["bsbm"][0] == 3
+    assert "labbm" in {n["index"] for n in a["not_computed"]}  # no labs given
+    # treatment.md §1.1 R2.3 (asymptomatic, EGFR-mutant NSCLC) and R3.2 (1-4 unresected BM)
+    ids = {o["id"] for o in a["options"]}
+    assert "osimertinib" in ids and "srs" in ids, ids
+    again = api.get(f"/api/patients/{pid}/assessment").json()
+    assert again["prognosis"] == a["prognosis"] and again["options"] == a["options"]
 
 
 def test_role_limits(api):
@@ -293,25 +308,51 @@ def test_openapi_schema_lists_fixed_paths(api):
         assert p in paths, p
 
 
-def test_response_time_line_with_two_scans(api, tmp_path):
-    """Two time points: the response engine gives a RANO-BM category (or says why not)."""
-    pytest.importorskip("brainmets.response.rano")
+def _measuring_scan(input_path, out_dir):
+    """``fake_scan`` with the longest/perpendicular diameters measured from its label map
+    (in-plane extent x voxel size), so the response engine sees the real sizes."""
+    import json
+
     import nibabel as nib
     import numpy as np
 
-    pid = _create(api)
-    for date, size in (("2026-01-10", 6), ("2026-03-10", 3)):
-        data = np.full((24, 24, 16), 100, np.float32)
-        data[8:8 + size, 8:8 + size, 6:6 + size] = 300
-        p = tmp_path / f"{date}.nii.gz"
-        nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0])), str(p))
-        r = api.post(f"/api/patients/{pid}/scans", files={"file": (p.name, p.read_bytes())},
-                     data={"date": date})
-        assert api.wait_job(r.json()["job"])["status"] == "done"
-    tl = api.get(f"/api/patients/{pid}/response").json()
-    assert [pt["label"] for pt in tl["points"]] == ["2026-01-10", "2026-03-10"]
-    assert tl["rano"] is not None or tl["rano_note"], tl
-    if tl["rano"] is not None:
-        assert tl["rano"]["category"] in ("CR", "PR", "SD", "PD", "PD_unconfirmed")
-    r = api.get(f"/api/patients/{pid}/response", "r").json()
-    assert [pt["label"] for pt in r["points"]] == ["day 0", "day 59"]
+    info = H.fake_scan(input_path, out_dir)
+    lab = nib.load(str(out_dir / "lesions.nii.gz"))
+    idx = np.argwhere(np.asarray(lab.dataobj) > 0)
+    zooms = lab.header.get_zooms()
+    doc = json.loads((out_dir / "lesions.json").read_text())
+    for les in doc["lesions"]:
+        extent = [(idx[:, k].max() - idx[:, k].min() + 1) * float(zooms[k]) for k in (0, 1)]
+        les["longest_axial_diameter_mm"], les["perpendicular_diameter_mm"] = max(extent), min(
+            extent)
+    (out_dir / "lesions.json").write_text(json.dumps(doc))
+    return info
+
+
+def test_response_time_line_with_two_scans(store, tmp_path):
+    """Two scans, one cube lesion 12 mm -> 6 mm: RANO-BM PR (treatment.md §6.2: -50 % of the
+    sum of longest diameters vs baseline, <= -30 %), provisional until confirmed >= 4 weeks."""
+    import nibabel as nib
+    import numpy as np
+
+    api = H.make_api(store, scan_fn=_measuring_scan, max_upload_mb=2)
+    with api.client:
+        pid = _create(api)
+        for date, size in (("2026-01-10", 6), ("2026-03-10", 3)):  # 6 / 3 voxels of 2 mm
+            data = np.full((24, 24, 16), 100, np.float32)
+            data[8:8 + size, 8:8 + size, 6:6 + size] = 300
+            p = tmp_path / f"{date}.nii.gz"
+            nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 3.0, 1.0])), str(p))
+            r = api.post(f"/api/patients/{pid}/scans",
+                         files={"file": (p.name, p.read_bytes())}, data={"date": date})
+            assert api.wait_job(r.json()["job"])["status"] == "done"
+        tl = api.get(f"/api/patients/{pid}/response").json()
+        assert [pt["label"] for pt in tl["points"]] == ["2026-01-10", "2026-03-10"]
+        assert [pt["sum_mm"] for pt in tl["points"]] == [12.0, 6.0]
+        rano = tl["rano"]
+        assert rano is not None, tl.get("rano_note")
+        assert rano["category"] == "PR" and rano["provisional"] is True, rano["reasons"]
+        assert (rano["baseline_sum_mm"], rano["current_sum_mm"]) == (12.0, 6.0)
+        assert rano["pct_vs_baseline"] == -50.0
+        r = api.get(f"/api/patients/{pid}/response", "r").json()
+        assert [pt["label"] for pt in r["points"]] == ["day 0", "day 59"]
