@@ -345,10 +345,7 @@ def add_user(data_dir: Path, name: str, role: str) -> str:
 @pytest.fixture(scope="session")
 def phantom_mri(tmp_path_factory) -> Path:
     """A small phantom T1c MRI (skull-stripped, 3 mm, 2 lesions) from the imaging phantom."""
-    try:
-        from brainmets.imaging.phantom import make_case
-    except ImportError:
-        pytest.skip("brainmets.imaging.phantom not available yet")
+    from brainmets.imaging.phantom import make_case  # own module: an import error fails
     d = tmp_path_factory.mktemp("phantom")
     make_case(3, d / "case", voxel_mm=(3.0, 3.0, 3.0), full_head=False,
               random_orientation=False, n_lesions=2, diameter_range=(12.0, 20.0))
