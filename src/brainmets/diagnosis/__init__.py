@@ -1,7 +1,10 @@
 """Diagnosis aids: ADC and DSC maps, interpretation rules, epidemiology context, discordance.
 
 Every output is advisory (a flag with its cut-off, study and confidence), never a diagnosis.
-Heavy imaging code lives in :mod:`brainmets.diagnosis.dwi` and :mod:`brainmets.diagnosis.dsc`.
+Rules ask only the questions that fit the lesion's history (:mod:`.history`); the assessment's
+``diagnosis`` block comes from :func:`brainmets.diagnosis.block.diagnosis_block`. Facts are read
+through :mod:`brainmets.knowledge` (:mod:`.facts`), volumes through :mod:`brainmets.imaging.io`
+(:mod:`.volumes`). Imaging code lives in :mod:`.dwi` and :mod:`.dsc`.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from brainmets.diagnosis.rules import Statement, interpret, possible_treatment_effect
+from brainmets.model import Diagnosis, Patient
 
-__all__ = ["Statement", "context", "interpret", "possible_treatment_effect", "summary_lines"]
+__all__ = ["Statement", "context", "diagnosis_block", "interpret", "possible_treatment_effect",
+           "summary_lines"]
 
 
 def context(primary_site: str | None) -> dict[str, Any]:
@@ -18,6 +23,13 @@ def context(primary_site: str | None) -> dict[str, Any]:
     from brainmets.diagnosis.epidemiology import context as _context
 
     return _context(primary_site)
+
+
+def diagnosis_block(patient: Patient) -> Diagnosis:
+    """The assessment's ``diagnosis`` block (see :mod:`.block`)."""
+    from brainmets.diagnosis.block import diagnosis_block as _block
+
+    return _block(patient)
 
 
 def summary_lines(statements: list[Statement]) -> list[str]:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
-from pathlib import Path
 from typing import Any
 
 from brainmets.knowledge import KnowledgeError, load_toml, reference, require_refs
+from brainmets.knowledge.loader import load_override_toml
 
 THRESHOLDS = "diagnosis/thresholds.toml"
 EPIDEMIOLOGY = "diagnosis/epidemiology.toml"
@@ -92,10 +91,9 @@ def _env_overrides() -> dict[str, Any]:
     if not path:
         return {}
     try:
-        with Path(path).open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise DiagnosisKnowledgeError(f"{ENV_OVERRIDES}={path}: cannot read: {exc}") from None
+        data = load_override_toml(path)
+    except KnowledgeError as exc:
+        raise DiagnosisKnowledgeError(f"{ENV_OVERRIDES}={path}: {exc}") from None
     cut = data.get("cutoffs", {})
     if not isinstance(cut, dict):
         raise DiagnosisKnowledgeError(f"{path}: expected a [cutoffs] table")

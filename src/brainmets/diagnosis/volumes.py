@@ -4,14 +4,13 @@ one atomic-write helper (:mod:`brainmets._atomic`). Errors name the file or opti
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from brainmets.imaging.io import load_nifti_array
+from brainmets.imaging.io import load_nifti_array, nifti_gz_bytes
 from brainmets.imaging.volume import ImagingInputError
 
 
@@ -56,14 +55,6 @@ def finite_or_none(x: float | None, digits: int = 4) -> float | None:
     return round(float(x), digits)
 
 
-def _nifti_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
-    import nibabel as nib
-
-    img = nib.Nifti1Image(np.asarray(array, dtype=np.float32), affine)
-    img.header.set_xyzt_units("mm", "sec")
-    return gzip.compress(img.to_bytes(), compresslevel=6)
-
-
 def write_outputs(out_dir: Path, images: dict[str, tuple[np.ndarray, np.ndarray]],
                   documents: dict[str, dict[str, Any]]) -> list[Path]:
     """Write NIfTI images (``.nii.gz``) and JSON documents into ``out_dir``.
@@ -74,7 +65,7 @@ def write_outputs(out_dir: Path, images: dict[str, tuple[np.ndarray, np.ndarray]
     from brainmets._atomic import atomic_write_bytes
 
     out_dir = Path(out_dir)
-    payload = {name: _nifti_bytes(a, aff) for name, (a, aff) in images.items()}
+    payload = {name: nifti_gz_bytes(a, aff) for name, (a, aff) in images.items()}
     for name, doc in documents.items():
         payload[name] = (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode("utf-8")
     try:

@@ -153,6 +153,17 @@ def load_nifti_array(
     return data, np.asarray(img.affine, dtype=np.float64), img.header
 
 
+def nifti_gz_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
+    """A float32 map as the bytes of a ``.nii.gz`` file (mm, s units), for atomic writes."""
+    import gzip
+
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.asarray(array, dtype=np.float32), affine)
+    img.header.set_xyzt_units("mm", "sec")
+    return gzip.compress(img.to_bytes(), compresslevel=6)
+
+
 def _looks_like_dicom(p: Path) -> bool:
     try:
         with open(p, "rb") as fh:

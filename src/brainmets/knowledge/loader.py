@@ -219,6 +219,12 @@ def load_toml(relpath: str) -> dict[str, Any]:
     return copy.deepcopy(_load_toml_cached(relpath))
 
 
+def load_override_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a user's override file (e.g. diagnosis cut-offs) outside ``knowledge/data``; not
+    cached. A missing or malformed file raises :class:`KnowledgeError` naming it."""
+    return _parse_toml_file(Path(path))
+
+
 @functools.cache
 def knowledge_version() -> str:
     """``<schema>+<content hash>`` of every file under ``knowledge/data``."""
