@@ -39,4 +39,4 @@ def register(app: typer.Typer) -> None:
         except ImagingInputError as exc:
             fail(str(exc))
         echo_result({"out": str(out), "nawm_median_adc": summary["nawm"]["median_adc"]},
-                    summary)
+                    summary, history)

@@ -50,10 +50,11 @@ def register(app: typer.Typer) -> None:
                                     history=history, solitary=solitary)
         except ImagingInputError as exc:
             fail(str(exc))
-        echo_result({"out": str(out), "nawm": summary["nawm"].get("centroid_mm")}, summary)
+        echo_result({"out": str(out), "nawm": summary["nawm"].get("centroid_mm")}, summary,
+                    history)
 
 
-def echo_result(head: dict[str, Any], summary: dict[str, Any]) -> None:
+def echo_result(head: dict[str, Any], summary: dict[str, Any], history: str | None) -> None:
     """One JSON line (output folder, lesions, warnings, statements per lesion), then one line
     per statement the measured values trigger."""
     import json
@@ -65,3 +66,7 @@ def echo_result(head: dict[str, Any], summary: dict[str, Any]) -> None:
         for s in rows:
             flag = " [low reliability]" if s["reliability"] == "low" else ""
             typer.echo(f"lesion {lid}: [{s['status']}{flag}] {s['text']}")
+    if history is None and any(statements.values()):
+        typer.echo("note: lesion history not given (--history): the questions for an untreated "
+                   "lesion and for an irradiated lesion are both shown; each applies only to "
+                   "its own history")

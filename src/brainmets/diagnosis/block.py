@@ -130,5 +130,6 @@ def measurement_statements(values: dict[str, Any], history: str | None = None,
 def statement_dicts(statements: list[Statement]) -> list[dict[str, Any]]:
     """JSON form for the command output (CONTRACT §2 statement fields)."""
     return [to_contract(s).model_dump(include={"id", "text", "question", "cutoff", "source",
-                                               "confidence", "status", "reliability"})
+                                               "confidence", "status", "reliability",
+                                               "notes"})
             for s in statements]

@@ -83,8 +83,8 @@ def _from_courses(h: LesionHistory, courses: list[Any]) -> None:
 
 def _lesions(patient: Patient, lesion_id: str | None) -> list[Any]:
     lesions = list(patient.brain_metastases.lesions)
-    if lesion_id is None:
-        return lesions
+    if lesion_id is None or not any(getattr(le, "id", None) for le in lesions):
+        return lesions  # no lesion ids recorded: the patient's lesions as a whole
     return [le for le in lesions if getattr(le, "id", None) == lesion_id]
 
 
