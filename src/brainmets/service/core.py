@@ -163,7 +163,7 @@ def timeline(p: Patient, deidentified: bool, store: Any = None,
                                                                    or cur.created_at):
                 by_date[sc.timepoint.date] = sc
     done = [by_date[d] for d in sorted(by_date)]
-    first = done[0].timepoint.date if done else None
+    first = done[0].timepoint.date if done else dt.date.min  # unused when no scan
     points = []
     sess = object_session(p)
     rows = repo.lesion_reviews(sess, p.id) if sess is not None else []

@@ -124,7 +124,7 @@ def bundle_to_record(data: dict[str, Any]) -> tuple[dict[str, Any], str | None, 
     bm_date: dt.date | None = None
     errors: list[str] = []
     for i, entry in enumerate(bundle.entry or []):
-        res = entry.resource
+        res: Any = entry.resource  # a concrete resource class, chosen by resourceType
         if res is None:
             continue
         where = f"entry[{i}].resource"
@@ -256,7 +256,7 @@ def diagnostic_report(
                                                    "display": "ECOG Performance Status score"}]},
                               category=survey, valueInteger=int(record["ecog"])))
     for k, est in enumerate(assessment.get("prognosis", [])):
-        comps = []
+        comps: list[dict[str, Any]] = []
         if est.get("median_survival_months") is not None:
             comps.append({"code": {"text": "median overall survival (population, cited study)"},
                           "valueQuantity": {"value": est["median_survival_months"], "unit": "mo",
