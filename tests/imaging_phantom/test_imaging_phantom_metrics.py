@@ -139,25 +139,10 @@ def test_match_truth_dilation_rule_and_bins():
     assert s["median_volume_error_ge10mm"] == pytest.approx(0.1)
 
 
-def test_cross_check_with_panoptica():
-    """Optional: compare with panoptica's matched-instance Dice when it is installed."""
-    pytest.importorskip("panoptica")
-    from panoptica import InputType, Panoptica_Evaluator
-    from panoptica.instance_approximator import ConnectedComponentsInstanceApproximator
-    from panoptica.instance_matcher import MaxBipartiteMatching
-
-    shape = (48, 48, 48)
-    ref = _sphere(shape, (16, 16, 16), 6) | _sphere(shape, (36, 36, 36), 2)
-    pred = _sphere(shape, (17, 16, 16), 6) | _sphere(shape, (36, 10, 36), 2)
-    ev = Panoptica_Evaluator(expected_input=InputType.SEMANTIC,
-                             instance_approximator=ConnectedComponentsInstanceApproximator(),
-                             instance_matcher=MaxBipartiteMatching())
-    res = ev.evaluate(pred.astype(np.uint8), ref.astype(np.uint8))
-    first = next(iter(res.values()))
-    first = first[0] if isinstance(first, tuple) else first
-    ours = brats_lesionwise(pred, ref, (1, 1, 1), dil_factor=0)
-    assert (first.tp, first.fp, first.fn) == (ours["tp"], ours["fp"], ours["fn"])
-    assert first.sq_dsc == pytest.approx(ours["lesions"][0]["dice"], abs=1e-6)
+# test_cross_check_with_panoptica was removed (issue #18): it always skipped, in CI too.
+# panoptica 2.1.7 cannot sit beside this project's pins (installing it downgrades numpy 2.4 ->
+# 2.2, rich and connected-components-3d), so it is not added to `dev`; the hand-computed
+# cases above check the same BraTS lesion-wise matching.
 
 
 def test_false_positive_causes_from_confounder_map():
