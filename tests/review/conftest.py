@@ -110,3 +110,9 @@ def upload(tmp_path):
 def make_volume():
     """``blob_volume`` as a fixture (importlib mode cannot import this conftest)."""
     return blob_volume
+
+
+@pytest.fixture
+def stub_scan():
+    """``blob_scan`` as a fixture."""
+    return blob_scan

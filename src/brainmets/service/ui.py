@@ -161,7 +161,7 @@ def validate_form(form: dict[str, str],
     if not errors:
         try:
             p = parse_patient(record)
-            record = p.model_dump(mode="json", exclude_none=True)
+            record = _drop_added_defaults(p.model_dump(mode="json", exclude_none=True), record)
         except InputError as exc:
             errors = exc.messages
     by_field: dict[str, str] = {}
@@ -170,6 +170,19 @@ def validate_form(form: dict[str, str],
         path = _form_path(path)
         by_field.setdefault(path, msg or e)
     return (None if by_field else record), by_field
+
+
+def _drop_added_defaults(dumped: Any, given: Any) -> Any:
+    """The parsed record without the empty lists/objects the model adds by default where the
+    submitted record had no such key (a record saved unchanged stays byte-for-byte the same)."""
+    if not isinstance(dumped, dict) or not isinstance(given, dict):
+        return dumped
+    out = {}
+    for k, v in dumped.items():
+        if k not in given and v in ([], {}):
+            continue
+        out[k] = _drop_added_defaults(v, given.get(k))
+    return out
 
 
 def _form_path(path: str) -> str:
