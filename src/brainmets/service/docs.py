@@ -55,6 +55,31 @@ DESCRIPTIONS = {
 }
 
 
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+#: success media types of the file downloads (FastAPI documents application/json otherwise)
+MEDIA: dict[str, tuple[str, ...]] = {
+    "/api/patients/{pid}/labelmap.nii.gz": ("application/gzip",),
+    "/api/patients/{pid}/seg.dcm": ("application/dicom",),
+    "/api/patients/{pid}/scans/{sid}/{name}": (
+        "application/gzip", "application/octet-stream", "image/png", "application/json",
+        "application/dicom"),
+    "/api/patients/{pid}/fhir": ("application/fhir+json",),
+    "/api/patients/{pid}/report.pdf": ("application/pdf",),
+}
+
+
+def _document_media(schema: dict[str, Any]) -> None:
+    for path, types in MEDIA.items():
+        op = schema.get("paths", {}).get(path, {}).get("get")
+        if not op or "200" not in op.get("responses", {}):
+            continue
+        content = op["responses"]["200"].setdefault("content", {})
+        for t in types:
+            content.setdefault(t, {"schema": {}} if "json" in t else dict(_BINARY))
+        if "application/json" not in types:
+            content.pop("application/json", None)
+
+
 def swagger_dir() -> Path | None:
     try:
         import swagger_ui_bundle
@@ -166,6 +191,7 @@ def document_responses(app: FastAPI) -> None:
             return app.openapi_schema
         schema = base_openapi()
         _add_error_responses(schema)
+        _document_media(schema)
         for (path, method), links in _links().items():
             op = schema.get("paths", {}).get(path, {}).get(method)
             if not op:
