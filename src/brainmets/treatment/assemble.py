@@ -34,6 +34,9 @@ SURVIVAL_USERS = ("ha_wbrt", "memantine", "wbrt", "palliative_care")
 NO_REC = "no guideline recommendation encoded"
 DRIVER_FIELDS = ("primary.egfr", "primary.alk", "primary.ros1", "primary.braf", "primary.ret",
                  "primary.met_ex14", "primary.ntrk", "primary.kras_g12c")
+DEFERRAL_IDS = ("osimertinib", "icotinib", "alectinib", "brigatinib", "ceritinib",
+                "ipilimumab_nivolumab", "dabrafenib_trametinib",
+                "tucatinib_trastuzumab_capecitabine")
 LMD_CAVEAT = ("Leptomeningeal disease: outside the population of the rule(s) that list this "
               "option (no guideline here covers LMD; the EANO-ESMO LM guideline was not read): "
               "shown only with this caveat; MDT (decision 8).")
@@ -67,10 +70,15 @@ def run_full(patient: Patient, estimates: list[PrognosticEstimate]) -> Treatment
     options = _ordered(ctx, out)
     _attach_cards(options)
     deferral = any(o.defers_local_therapy for o in options)
+    timing = local_therapy_timing(ctx, deferral)
+    pending = [a.id for a in awaiting if a.id in DEFERRAL_IDS]
+    if timing is not None and not timing.may_defer and pending and ctx.symptom != "symptomatic":
+        timing.statement += (f" Pending results ({', '.join(pending)} under awaiting): a "
+                             "deferral option may apply once they are known.")
     return TreatmentResult(
         options=options, not_recommended=_not_recommended(out), warnings=warnings,
         awaiting=awaiting, not_applicable=_not_applicable(out, {a.id for a in awaiting}),
-        timing=local_therapy_timing(ctx, deferral))
+        timing=timing)
 
 
 def run(
@@ -213,7 +221,8 @@ def _awaiting(ctx: context.Ctx, out: Outcome) -> list[Awaiting]:
     for oid, info in out.awaiting.items():
         if oid in out.options or oid in out.negatives or oid in out.vetoed:
             continue
-        reasons = list(info["reasons"])
+        driver = bool(set(info["needs"]) & set(DRIVER_FIELDS))
+        reasons = list(info["reasons"]) if driver else []
         if not reasons:
             reasons.append(f"{'; '.join(info['rules'])}: would apply or not once "
                            f"{', '.join(info['needs'])} is known")

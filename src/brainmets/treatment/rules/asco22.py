@@ -23,6 +23,7 @@ from brainmets.treatment.rules.conditions import (
     deferral_notes,
     driver_reason,
     egfr_sensitising,
+    egfr_variant_notes,
     favourable,
     fired,
     ha_reject,
@@ -235,16 +236,6 @@ def _targeted(drug: str, rec: str, mk: Cond, label: str, extra: list[str]) -> Ru
              notes=deferral_notes(extra), awaiting_reason=lambda c: driver_reason(c))
 
 
-def _egfr_notes(c: Ctx) -> list[str]:
-    v = c.mk.egfr_variant
-    if v in (None, "unknown"):
-        return ["EGFR variant not recorded: R2.3 applies to EGFR-mutant NSCLC; an exon 20 "
-                "insertion is not 'EGFR-mutant' for R2.3 (decision 3): confirm the variant."]
-    if v == "other":
-        return ["Uncommon EGFR variant (not exon 19 del / L858R): MDT review of the drug choice."]
-    return []
-
-
 def egfr_alk() -> list[Rule]:
     icotinib = ["Icotinib was not FDA/EMA-approved when the guideline was published."]
     alk = ["Crizotinib was deliberately not included (ALESIA/ALEX); lorlatinib is not in the "
@@ -253,7 +244,7 @@ def egfr_alk() -> list[Rule]:
            for d, x in (("osimertinib", []), ("icotinib", icotinib))]
     for rule in out:
         base = rule.notes
-        rule.notes = (lambda b: lambda c: [*b(c), *_egfr_notes(c)])(base)
+        rule.notes = (lambda b: lambda c: [*b(c), *egfr_variant_notes(c)])(base)
     out += [_targeted(d, "R2.4", marker("alk", "ALK-rearranged"), "ALK-rearranged", alk)
             for d in ("alectinib", "brigatinib", "ceritinib")]
     out.append(R("ASCO22 R2.4 (crizotinib excluded)", "crizotinib", "systemic", ["ASCO22:R2.4"],

@@ -386,3 +386,16 @@ def poor_text(c: Ctx) -> str:
         "estimate)" if c.survival.months is not None else "")
     return (f"Poor prognosis ({basis.strip('; ')}): early palliative care, supportive care "
             "alone or a short WBRT course (ASTRO KQ3.5; EANO21 [I,B]; CNS19-WBRT Level 3).")
+
+
+def egfr_variant_notes(c: Ctx) -> list[str]:
+    """EGFR-mutant options: say when the variant is not recorded or uncommon (decision 3)."""
+    if c.egfr() is not True:
+        return []
+    v = c.mk.egfr_variant
+    if v in (None, "unknown"):
+        return ["EGFR variant not recorded: R2.3 applies to EGFR-mutant NSCLC; an exon 20 "
+                "insertion is not 'EGFR-mutant' for R2.3 (decision 3): confirm the variant."]
+    if v == "other":
+        return ["Uncommon EGFR variant (not exon 19 del / L858R): MDT review of the drug choice."]
+    return []

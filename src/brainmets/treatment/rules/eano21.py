@@ -17,6 +17,7 @@ from brainmets.treatment.rules.conditions import (
     asymptomatic,
     driver_reason,
     egfr_sensitising,
+    egfr_variant_notes,
     enlarging_after_srs,
     favourable,
     ici_naive,
@@ -206,8 +207,9 @@ def nsclc() -> list[Rule]:
             "therapy, never instead of it (ASCO R2.1: local therapy regardless of the systemic "
             "therapy; project decision 4: symptoms restrict deferral, not the drug); EANO21 "
             "[II,B; III,B] upfront targeted therapy.", mdt=True,
-            notes=["EANO21's targeted-therapy row is for asymptomatic/oligosymptomatic BM; ASCO "
-                   "R2.3/R2.4 deferral does not apply to symptomatic BM: no deferral."],
+            notes=lambda c: ["EANO21's targeted-therapy row is for asymptomatic/oligosymptomatic "
+                             "BM; ASCO R2.3/R2.4 deferral does not apply to symptomatic BM: no "
+                             "deferral.", *egfr_variant_notes(c)],
             awaiting_reason=lambda c: driver_reason(c))
           for drug, mk, label in (
               ("osimertinib", egfr_sensitising(), "EGFR-mutant"),
