@@ -63,7 +63,17 @@ def scan_jobs(in_dir: Path, out_dir: Path) -> tuple[list[Job], list[str]]:
             pairs.append((_stem(p, NIFTI_SUFFIXES), p))
         else:
             ignored.append(str(p))
+    records = {str(record_for(p)) for _, p in pairs}
+    ignored = [f for f in ignored if f not in records]  # patient records: used, not ignored
     return _unique_jobs(pairs, Path(out_dir)), ignored
+
+
+def record_for(image: Path) -> Path:
+    """The patient record (CONTRACT §1 JSON) a batch case may have beside its image:
+    ``case1.nii.gz`` -> ``case1.json``; a DICOM folder ``case2/`` -> ``case2.json``."""
+    image = Path(image)
+    stem = image.name if image.is_dir() else _stem(image, NIFTI_SUFFIXES)
+    return image.with_name(stem + ".json")
 
 
 def score_jobs(files: list[Path], out_dir: Path) -> list[Job]:
@@ -72,12 +82,41 @@ def score_jobs(files: list[Path], out_dir: Path) -> list[Job]:
 
 
 def scan_task(input_path: str, out_dir: str) -> dict[str, Any]:
-    """Run the imaging pipeline (``brainmets scan``) on one case."""
+    """Run the imaging pipeline (``brainmets scan``) on one case; when a patient record sits
+    beside the image (:func:`record_for`), the case is composed by the one composer
+    (:func:`brainmets.case.assess_case`, as the CLI and the web do) into ``case.json``."""
     from brainmets.imaging.pipeline import scan
 
     result = scan(Path(input_path), Path(out_dir))
     lesions = result.get("lesions") if isinstance(result, dict) else None
-    return {"lesions": len(lesions) if isinstance(lesions, list) else None}
+    info: dict[str, Any] = {"lesions": len(lesions) if isinstance(lesions, list) else None}
+    record = record_for(Path(input_path))
+    if record.is_file():
+        info.update(assess_task(record, Path(input_path), Path(out_dir)))
+    return info
+
+
+def assess_task(record: Path, image: Path, out_dir: Path) -> dict[str, Any]:
+    """Compose the case of one batch scan with its record; writes ``out_dir/case.json``."""
+    import json
+
+    from brainmets._atomic import atomic_write_text
+    from brainmets.case import ScanInput, assess_case
+    from brainmets.imaging.result import ScanResult
+
+    data = json.loads(record.read_text(encoding="utf-8"))
+    date = None
+    if image.is_dir():
+        from brainmets.response.tracking import dicom_date
+
+        date = dicom_date(image)
+    scan_in = ScanInput(id=record.stem, date=date, result=ScanResult.load(out_dir),
+                        folder=out_dir)
+    case = assess_case(data, [scan_in])
+    atomic_write_text(out_dir / "case.json",
+                      json.dumps(case.model_dump(mode="json"), indent=2) + "\n")
+    return {"case": "case.json", "provisional": case.provisional,
+            "lesions_used": len(case.lesions)}
 
 
 def score_task(input_path: str, out_dir: str) -> dict[str, Any]:
