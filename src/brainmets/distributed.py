@@ -96,6 +96,16 @@ def _fingerprint(path: str) -> dict[str, Any]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _job_fingerprint(job: Job) -> dict[str, Any]:
+    """The input's fingerprint, plus the files it depends on (e.g. a patient record beside a
+    scan: a changed record redoes the case)."""
+    fp = _fingerprint(job.input)
+    deps = getattr(job, "depends", ())
+    if deps:
+        fp["depends"] = {d: _fingerprint(d) if Path(d).exists() else None for d in deps}
+    return fp
+
+
 def is_done(job: Job) -> bool:
     """True when the job's marker exists and matches the current input."""
     marker = Path(job.output) / MARKER
@@ -103,7 +113,7 @@ def is_done(job: Job) -> bool:
         return False
     try:
         saved = json.loads(marker.read_text())
-        return saved.get("input_fingerprint") == _fingerprint(job.input)
+        return saved.get("input_fingerprint") == _job_fingerprint(job)
     except (OSError, ValueError):
         return False
 
@@ -115,7 +125,7 @@ def run_job(fn: TaskFn, job: Job) -> dict[str, Any]:
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     record: dict[str, Any] = {"key": job.key, "input": job.input, "output": job.output}
     try:
-        fingerprint = _fingerprint(job.input)
+        fingerprint = _job_fingerprint(job)
         tmp.mkdir(parents=True)
         info = fn(job.input, str(tmp)) or {}
         if out.exists():  # stale output of an interrupted or changed run

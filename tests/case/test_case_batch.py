@@ -31,3 +31,17 @@ def test_batch_scan_composes_the_case_when_a_record_is_beside_the_image(tmp_path
     assert case["provisional"] is True and info["provisional"] is True
     assert "case" not in scan_task(jobs[1].input, str(out2))
     assert not (out2 / "case.json").exists()
+
+
+def test_a_changed_record_redoes_the_batch_case(tmp_path):
+    from brainmets.distributed import is_done, run_job
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "case1.nii.gz").write_bytes(b"\x1f\x8bfake")
+    (src / "case1.json").write_text(json.dumps({"age": 62}))
+    (job,) = scan_jobs(src, tmp_path / "out")[0]
+    assert job.depends == (str(src / "case1.json"),)
+    assert run_job(lambda _i, _o: {"ok": True}, job)["status"] == "done" and is_done(job)
+    (src / "case1.json").write_text(json.dumps({"age": 63, "kps": 80}))
+    assert not is_done(job)

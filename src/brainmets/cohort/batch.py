@@ -22,6 +22,7 @@ class Job:
     key: str
     input: str
     output: str
+    depends: tuple[str, ...] = ()  # other files the job reads (a changed one redoes it)
 
 
 def _stem(path: Path, suffixes: tuple[str, ...]) -> str:
@@ -45,7 +46,9 @@ def _unique_jobs(pairs: list[tuple[str, Path]], out_dir: Path) -> list[Job]:
             i += 1
             k = f"{base}-{i}"
         seen.add(k)
-        jobs.append(Job(key=k, input=str(path), output=str(out_dir / k)))
+        rec = record_for(path)
+        jobs.append(Job(key=k, input=str(path), output=str(out_dir / k),
+                        depends=(str(rec),) if rec.is_file() else ()))
     return jobs
 
 
