@@ -114,11 +114,16 @@ def test_fet_tbrmax_cutoff_is_2_15_not_lower() -> None:
 def test_solitary_is_an_input_not_inferred_from_one_lesion() -> None:
     p = patient("T2", 1.6)
     del p["advanced_imaging"]["solitary_enhancing_lesion"]
-    p["brain_metastases"] = {"count": 1, "lesions": [{"diameter_mm": 20, "resected": False}]}
+    p["brain_metastases"] = {"lesions": [{"diameter_mm": 20, "resected": False}]}
     st = [s for s in interpret(p) if s.threshold_id == "T2"][0]
-    assert st.status == "not_assessable"
+    assert st.status == "not_assessable"  # one lesion listed is not "solitary"
     assert "advanced_imaging.solitary_enhancing_lesion" in st.missing
+    p["brain_metastases"]["count"] = 1  # an entered count of one is
+    assert [s for s in interpret(p) if s.threshold_id == "T2"][0].status == "supports"
+    p["brain_metastases"]["count"] = 3
+    assert [s for s in interpret(p) if s.threshold_id == "T2"][0].status == "not_applicable"
     p["advanced_imaging"]["solitary_enhancing_lesion"] = False
+    p["brain_metastases"]["count"] = 1  # the entered flag wins
     assert [s for s in interpret(p) if s.threshold_id == "T2"][0].status == "not_applicable"
 
 

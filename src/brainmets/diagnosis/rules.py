@@ -109,11 +109,16 @@ def plan(patient: Patient) -> Plan:
 
 
 def _context_flags(patient: Patient, ai: AdvancedImaging) -> dict[str, bool | None]:
-    """Ring enhancement (entered, or seen on a recorded lesion) and solitary (entered only)."""
+    """Ring enhancement (entered, or seen on a recorded lesion) and solitary: entered as
+    ``advanced_imaging.solitary_enhancing_lesion``, or an entered ``brain_metastases.count``;
+    never inferred from the number of lesions listed."""
     ring = ai.ring_enhancing
     if ring is None and any(le.enhancement == "ring" for le in patient.brain_metastases.lesions):
         ring = True
-    return {"ring_enhancing": ring, "solitary_enhancing_lesion": ai.solitary_enhancing_lesion}
+    solitary = ai.solitary_enhancing_lesion
+    if solitary is None and patient.brain_metastases.count is not None:
+        solitary = patient.brain_metastases.count == 1
+    return {"ring_enhancing": ring, "solitary_enhancing_lesion": solitary}
 
 
 def _base(t: dict[str, Any]) -> dict[str, Any]:
