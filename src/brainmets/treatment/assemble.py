@@ -61,6 +61,7 @@ def run_full(patient: Patient, estimates: list[PrognosticEstimate]) -> Treatment
     _survival_basis(ctx, out)
     _unknown_primary(ctx, out, warnings)
     _leptomeningeal(ctx, out, warnings)
+    _steroids_while_asymptomatic(ctx, out)
     warnings.extend(_not_covered(ctx))
     awaiting = _awaiting(ctx, out)
     if any(set(a.needs) & set(DRIVER_FIELDS) for a in awaiting if a.kind == "systemic"):
@@ -183,6 +184,19 @@ def _leptomeningeal(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None
         o.population.append("outside: leptomeningeal disease is not in this rule's population")
         o.mdt = True
         o.defers_local_therapy = False
+
+
+def _steroids_while_asymptomatic(ctx: context.Ctx, out: Outcome) -> None:
+    """Decision 12: 'asymptomatic' on dexamethasone is asked about, never silently deferred."""
+    dex = ctx.patient.therapy.dexamethasone_mg_day
+    if ctx.symptom != "asymptomatic" or not dex:
+        return
+    for o in out.options.values():
+        if o.defers_local_therapy:
+            o.mdt = True
+            _note(o, f"Recorded as asymptomatic while on dexamethasone {dex:g} mg/day (see "
+                     "input_checks): if the symptoms are controlled by steroids the status is "
+                     "'mild_controlled'; confirm before deferring local therapy.")
 
 
 def _not_covered(ctx: context.Ctx) -> list[str]:
