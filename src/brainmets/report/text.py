@@ -57,6 +57,9 @@ def _option_block(o: Option) -> Text:
     if o.sources:
         extra = f" (+{len(o.sources) - 1} more)" if len(o.sources) > 1 else ""
         t.append(f"\n    source: {_source_line(o.sources[0])}{extra}", style="dim")
+    for s in o.sources:
+        if s.grade_reason:
+            t.append(f"\n    {s.id} {s.rec}: not graded ({s.grade_reason})", style="dim")
     if o.dose:
         t.append(f"\n    dose: {o.dose}")
     for n in o.notes:
