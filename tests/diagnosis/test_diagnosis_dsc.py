@@ -135,3 +135,17 @@ def test_cli_perfusion_and_errors(tmp_path: Path, phantom) -> None:
     assert not (tmp_path / "w").exists()
     res = runner.invoke(app, ["perfusion", str(f), "--te", "0", "--out", str(tmp_path / "z")])
     assert res.exit_code == 2 and "--te" in res.output
+
+
+def test_hot_spot_roi_is_a_small_roi_mean_not_a_single_voxel() -> None:
+    # issue #19: the studies used hot-spot ROIs (§2.6 Hoefnagels max lesion rCBV); one noisy
+    # voxel must not set the value. ROI = 3 x 3 voxels in-plane (engineering choice).
+    from brainmets.diagnosis.roi import hot_spot_max
+
+    values = np.full((12, 12, 3), 1.0)
+    region = np.zeros(values.shape, bool)
+    region[2:10, 2:10, 1] = True
+    values[5, 5, 1] = 10.0  # a single hot voxel
+    values[7:10, 7:10, 1] = 3.0  # a 3 x 3 hot spot
+    assert hot_spot_max(values, region) == pytest.approx(3.0)
+    assert hot_spot_max(values, np.zeros(values.shape, bool)) is None

@@ -223,7 +223,7 @@ def _lesion_entry(lid: int, m: dict[str, np.ndarray], maps: dict[str, np.ndarray
     measured), voxel maximum and mean for reference; PSR of the enhancing rim curve."""
     from brainmets.diagnosis.roi import hot_spot_max
 
-    rim = m["rim"] & series["brain"]
+    rim = m["enhancing"] & series["brain"]  # the enhancing lesion (ring or solid label)
     idx = index[rim]
     curve = series["sig_a"][idx].mean(axis=0) if idx.size else None
     lesion_psr = (finite_or_none(float(psr(curve, series["s0"][idx].mean())), 2)
