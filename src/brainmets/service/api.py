@@ -154,7 +154,7 @@ def get_assessment(request: Request, pid: str,
                    user: User = Depends(current_user)) -> dict[str, Any]:
     with _store(request).session() as s:
         p = _get_patient(request, s, user, pid)
-        return core.assessment(s, p, _store(request), _cache(request))
+        return core.assessment(s, p, _store(request), _cache(request), core.deid_for(user))
 
 
 @router.get("/patients/{pid}/response", summary="Response time line (RANO-BM when available)")
@@ -381,8 +381,8 @@ def get_fhir(request: Request, pid: str, user: User = Depends(current_user)) -> 
 
     with _store(request).session() as s:
         p = _get_patient(request, s, user, pid)
-        case = core.assessment(s, p, _store(request), _cache(request))
         de = core.deid_for(user)
+        case = core.assessment(s, p, _store(request), _cache(request), de)
         rec = deid.record(p.record) if de else p.record
         # the lesions the case used (rejected ones never count), one diameter convention
         doc = fhir.diagnostic_report(p.id, rec, case, None, de, None if de else p.display_name)

@@ -4,6 +4,7 @@ the one composer, :mod:`brainmets.case`, cached), time line, context."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -141,9 +142,34 @@ def patient_case(s: Session, p: Patient, store: Any = None,
 
 
 def assessment(s: Session, p: Patient, store: Any = None,
-               cache: ResponseCache | None = None) -> dict[str, Any]:
-    """CONTRACT §2 assessment of the patient (the case JSON; see :func:`patient_case`)."""
-    return patient_case(s, p, store, cache)
+               cache: ResponseCache | None = None,
+               deidentified: bool = False) -> dict[str, Any]:
+    """CONTRACT §2 assessment of the patient (the case JSON; see :func:`patient_case`);
+    de-identified (scan dates as days from the first scan) for roles that require it."""
+    case = patient_case(s, p, store, cache)
+    return deid_case(case, p) if deidentified else case
+
+
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def deid_case(case: dict[str, Any], p: Patient) -> dict[str, Any]:
+    """The case with every calendar date (scan dates, response dates, dates inside reasons)
+    replaced by "day N" from the patient's first scan (registry dates become relative days,
+    as everywhere in the de-identified views)."""
+    import json
+
+    dates = [sc.timepoint.date for sc in p.scans if sc.timepoint is not None]
+    first = min(dates) if dates else None
+
+    def day(m: re.Match[str]) -> str:
+        try:
+            d = dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return m[0]
+        return f"day {(d - first).days}" if first is not None else "day ?"
+
+    return json.loads(_ISO_DATE.sub(day, json.dumps(case)))
 
 
 def latest_lesions(s: Session, p: Patient) -> tuple[Scan | None, list[dict[str, Any]]]:
@@ -183,7 +209,7 @@ def timeline(p: Patient, deidentified: bool, store: Any = None,
                            "sum_label": review.DIAMETER_LABEL}
     if done and sess is not None:
         # the response block of the case (one composer; iRANO from therapy.on_immunotherapy)
-        c = patient_case(sess, p, store, cache)
+        c = assessment(sess, p, store, cache, deidentified)
         out["rano"], out["rano_note"] = c.get("response"), c.get("response_note")
     return out
 
@@ -197,7 +223,7 @@ def report_context(store: Any, s: Session, p: Patient, user: User,
 
     de = deid_for(user)
     view = patient_view(s, p, user)
-    a = patient_case(s, p, store, cache)
+    a = assessment(s, p, store, cache, de)
     scan, lesions = latest_lesions(s, p)
     overlay_b64 = None
     if scan is not None:
