@@ -82,7 +82,7 @@ def test_clinician_workflow_in_browser(browser, server_factory, phantom_mri):
     expect(page.locator("#job")).to_have_attribute("data-status", "queued", timeout=20_000)
     # the job partial polls; when the scan is done the page reloads with the results
     expect(page.locator("#lesion-table tbody tr").first).to_be_visible(timeout=180_000)
-    expect(page.locator(".prognosis-card").first).to_be_visible()
+    expect(page.locator("#primary-survival")).to_be_visible()  # other indices are folded
     expect(page.locator("#options")).to_be_visible()
     viewer = page.locator("#viewer")
     page.wait_for_function(
@@ -91,8 +91,9 @@ def test_clinician_workflow_in_browser(browser, server_factory, phantom_mri):
     state = viewer.get_attribute("data-state")
     if state == "fallback":
         expect(page.locator("#overlay-img")).to_be_visible()
-    page.locator("#lesion-table tbody tr").first.click()
+    page.locator("#lesion-table tbody tr button.jump").first.click()
     expect(page.locator("#lesion-table tbody tr.selected")).to_have_count(1)
+    expect(page.locator("#lesion-table tbody tr[aria-current=true]")).to_have_count(1)
     page.screenshot(path=str(out / "02-patient-page.png"), full_page=True)
     page.locator("#viewer, #fallback").first.screenshot(path=str(out / "03-viewer.png"))
 
