@@ -95,6 +95,8 @@ def radiation_caveats(result: Any, history: Any) -> list[RadiationCaveat]:
 def attach_radiation_caveats(result: Any, history: Any) -> Any:
     """Add the caveats to ``result.caveats`` (and a line to ``flags_for_review``); returns it."""
     cav = radiation_caveats(result, history)
+    have = set(result.flags_for_review)
+    cav = [c for c in cav if c.text not in have]  # idempotent (cached results are reused)
     if not cav:
         return result
     if hasattr(result, "caveats"):
