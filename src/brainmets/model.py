@@ -179,6 +179,10 @@ class AdvancedImaging(_Record):
     histology_confirmed: bool | None = Field(
         default=None, description="this lesion's histology is known (biopsy or resection)"
     )
+    previously_treated: bool | None = Field(
+        default=None, description="this lesion has had brain-directed treatment (radiation, "
+        "resection or LITT); false = untreated (an empty radiation_history is not read as none)",
+    )
     # diffusion
     cavity_adc: float | None = Field(default=None, ge=0, le=5, description="10^-3 mm^2/s")
     cavity_adc_ratio: float | None = Field(

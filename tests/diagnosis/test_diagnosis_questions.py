@@ -45,9 +45,9 @@ def _resected_irradiated() -> dict:
 
 
 def _untreated() -> dict:
-    rec = _record(radiation_history=[], brain_metastases={"count": 1, "lesions": [
+    rec = _record(brain_metastases={"count": 1, "lesions": [
         {"diameter_mm": 22.0, "resected": False, "enhancement": "ring"}]})
-    rec["advanced_imaging"]["histology_confirmed"] = False
+    rec["advanced_imaging"].update(histology_confirmed=False, previously_treated=False)
     return rec
 
 
@@ -87,25 +87,38 @@ def _assert_context(block) -> None:
     assert any("ASCO" in r.text for r in screening) and any("EANO" in r.text for r in screening)
 
 
-@pytest.mark.parametrize("history, asked", [
-    ({"radiation_history": []}, {GBM, ABSCESS}),
-    ({"radiation_history": [{"modality": "srs"}]}, {RECURRENCE}),
-    ({"radiation_history": [{"modality": "wbrt"}]}, {RECURRENCE}),
-    ({"radiation_history": [{"modality": "surgery"}]}, set()),
-    ({"radiation_history": [{"modality": "litt"}]}, set()),
+@pytest.mark.parametrize("courses, ai, asked", [
+    ([], {"previously_treated": False}, {GBM, ABSCESS}),
+    ([{"modality": "srs"}], {}, {RECURRENCE}),
+    ([{"modality": "fsrt"}], {}, {RECURRENCE}),
+    ([{"modality": "wbrt"}], {}, {RECURRENCE}),
+    ([{"modality": "ha_wbrt"}], {}, {RECURRENCE}),
+    ([{"modality": "surgery"}], {}, set()),
+    ([{"modality": "litt"}], {}, set()),
+    ([{"modality": "surgery"}, {"modality": "srs"}], {}, {RECURRENCE}),
 ])
-def test_each_question_only_for_its_history(history: dict, asked: set[str]) -> None:
-    rec = _record(**history, brain_metastases={"lesions": [{"resected": False}]})
-    rec["advanced_imaging"]["histology_confirmed"] = False
+def test_each_question_only_for_its_history(courses: list, ai: dict, asked: set[str]) -> None:
+    rec = _record(radiation_history=courses, brain_metastases={"lesions": [{"resected": False}]})
+    rec["advanced_imaging"].update(histology_confirmed=False, **ai)
     assert _questions(rec) == asked
 
 
-def test_resection_or_known_histology_closes_the_differential() -> None:
-    rec = _record(radiation_history=[], brain_metastases={"lesions": [{"resected": True}]})
-    assert _questions(rec) == set()
+def test_empty_radiation_history_is_not_read_as_untreated() -> None:
+    # CONTRACT §1: absent means unknown; a stored record turns absent into [], so [] is unknown
     rec = _record(radiation_history=[], brain_metastases={"lesions": [{"resected": False}]})
-    rec["advanced_imaging"]["histology_confirmed"] = True
+    assert _questions(rec) == {GBM, ABSCESS, RECURRENCE}
+    t4 = [s for s in interpret(rec) if s.threshold_id == "T4"][0]
+    assert any("applies only to an irradiated lesion" in n for n in t4.notes)
+
+
+def test_resection_or_known_histology_closes_the_differential() -> None:
+    rec = _record(brain_metastases={"lesions": [{"resected": True}]})
+    assert GBM not in _questions(rec) and ABSCESS not in _questions(rec)
+    rec = _record(brain_metastases={"lesions": [{"resected": False}]})
+    rec["advanced_imaging"].update(histology_confirmed=True, previously_treated=False)
     assert _questions(rec) == set()
+    rec["advanced_imaging"].update(histology_confirmed=None, previously_treated=True)
+    assert _questions(rec) == {RECURRENCE}  # treated, modality unknown: asked with a caveat
 
 
 def test_prior_srs_flag_asks_recurrence_only() -> None:

@@ -50,7 +50,7 @@ CONTEXT = {"ring_enhancing": True, "solitary_enhancing_lesion": True,
            "dsc_flip_angle_deg": 60.0, "dsc_preload": "yes", "rcbv_measurement": "hot_spot_roi",
            "mrs_te_ms": 144.0, "pet_background_method": "contralateral crescent VOI",
            "pet_uptake_window": "20-40 min p.i."}
-UNTREATED = {"radiation_history": [], "brain_metastases": {"lesions": [{"resected": False}]}}
+UNTREATED = {"brain_metastases": {"lesions": [{"resected": False}]}}
 IRRADIATED = {"radiation_history": [{"date": "2026-01-20", "modality": "srs", "dose_gy": 20,
                                      "fractions": 1}]}
 
@@ -63,6 +63,8 @@ def patient(tid: str, value: float | None, **extra) -> dict:
     if tracer:
         ai["pet_tracer"] = tracer
     history = IRRADIATED if question == RECURRENCE else UNTREATED
+    if question != RECURRENCE:
+        ai.setdefault("previously_treated", False)
     return {**history, "advanced_imaging": ai}
 
 

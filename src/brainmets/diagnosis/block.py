@@ -119,9 +119,7 @@ def measurement_statements(values: dict[str, Any], history: str | None = None,
     if solitary is not None:
         record["advanced_imaging"]["solitary_enhancing_lesion"] = solitary
     if history == "untreated":
-        record["radiation_history"] = []
-        record["advanced_imaging"]["histology_confirmed"] = False
-        record["brain_metastases"] = {"lesions": [{"resected": False}]}
+        record["advanced_imaging"].update(previously_treated=False, histology_confirmed=False)
     elif history is not None:
         record["radiation_history"] = [{"modality": history}]
     return [s for s in interpret(parse_patient(record)) if s.status in _SHOWN]

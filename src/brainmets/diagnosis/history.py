@@ -7,7 +7,9 @@
 Sources, in order: ``radiation_history`` (brain-directed treatments: srs | fsrt | wbrt | ha_wbrt
 | surgery | litt), the lesion list (``resected``, ``prior_srs``), ``advanced_imaging``
 (``prior_srs``, ``histology_confirmed``). ``advanced_imaging.lesion_id`` ties the values to one
-lesion; without it the patient's history is used. Unknown stays unknown: a question whose
+lesion; without it the patient's history is used. ``advanced_imaging.previously_treated =
+false`` says the lesion is untreated; an empty ``radiation_history`` is "not recorded" (absent
+and empty cannot be told apart once a record is stored). Unknown stays unknown: a question whose
 history is not recorded is still asked, with a caveat saying what it assumes.
 """
 
@@ -29,13 +31,14 @@ class LesionHistory(BaseModel):
     resected: bool | None = None
     ablated: bool | None = None
     histology_confirmed: bool | None = None
+    treated_unspecified: bool = Field(default=False, description="treated, modality unknown")
     modalities: list[str] = Field(default_factory=list, description="radiation given to it")
     evidence: list[str] = Field(default_factory=list, description="where each fact came from")
 
     @property
     def treated(self) -> bool | None:
         flags = (self.irradiated, self.resected, self.ablated)
-        if any(f is True for f in flags):
+        if self.treated_unspecified or any(f is True for f in flags):
             return True
         return False if all(f is False for f in flags) else None
 
@@ -107,10 +110,17 @@ def lesion_history(patient: Patient, ai: AdvancedImaging | None) -> LesionHistor
         h.evidence.append("brain_metastases.lesions[].resected = true")
     elif lesions and all(le.resected is False for le in lesions):
         h.resected = False
-    courses = getattr(patient, "radiation_history", None)
-    given = "radiation_history" in patient.model_fields_set  # absent != an empty list
-    if courses is not None and (given or courses):
-        _from_courses(h, list(courses))
+    courses = list(getattr(patient, "radiation_history", None) or [])
+    if courses:  # an empty list is "not recorded" (records round-trip it from absent)
+        _from_courses(h, courses)
+    if ai.previously_treated is False:
+        h.evidence.append("advanced_imaging.previously_treated = false")
+        for key in ("irradiated", "resected", "ablated"):
+            if getattr(h, key) is None:
+                setattr(h, key, False)
+    elif ai.previously_treated and h.treated is not True:
+        h.evidence.append("advanced_imaging.previously_treated = true (modality not recorded)")
+        h.treated_unspecified = True
     h.modalities = sorted(set(h.modalities))
     return h
 
