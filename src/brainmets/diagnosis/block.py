@@ -67,10 +67,11 @@ def _summary(statements: list[DiagnosisStatement], questions: list[DiagnosisQues
     missing = sum(1 for s in statements if s.status == "not_assessable")
     asked = ", ".join(q.id.replace("_", " ") for q in questions) or "none"
     if not has_values:
-        head = "no advanced-imaging values entered"
-    else:
-        head = (f"{len(shown)} statement(s) with a cut-off ({support} supporting), "
-                f"{missing} not assessable")
+        return (f"Diagnosis aids: no advanced-imaging values entered (advanced_imaging), so no "
+                f"interpretation statements; epidemiology and screening context for primary "
+                f"{site or 'unknown'}.")
+    head = (f"{len(shown)} statement(s) with a cut-off ({support} supporting), "
+            f"{missing} not assessable")
     return f"Diagnosis aids: {head}; questions: {asked}; context for primary {site or 'unknown'}."
 
 

@@ -77,7 +77,7 @@ def _diagnosis_text(d: Diagnosis) -> Text:
     t = Text()
     t.append("Diagnosis aids (advisory, not a diagnosis)\n", style="bold")
     t.append(f"{d.summary}\n")
-    for q in d.questions:
+    for q in d.questions if d.statements else []:
         t.append(f"  question: {q.text} ({q.why})\n", style="dim")
     for line in d.not_asked:
         t.append(f"  {line}\n", style="dim")
