@@ -27,6 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _seeds(text: str) -> list[int]:
@@ -82,6 +83,18 @@ def _nnunet_baseline(shape: tuple[int, ...]) -> dict | None:
             "seconds_per_volume": round(per_patch * n, 1)}
 
 
+def _main_real(args: argparse.Namespace) -> None:
+    import imaging_real
+
+    if not args.real_root.is_dir():
+        sys.exit(f"--real: {args.real_root} not found (the real-scan development set)")
+    work = args.keep or Path(tempfile.mkdtemp(prefix="brainmets-real-"))
+    line = imaging_real.run_real(args.real_root, work, args.baseline)
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(line))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="9001-9010")
@@ -89,9 +102,23 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep phantoms and outputs here")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--_worker", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--_scan", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--real", action="store_true",
+                    help="lesion-wise results on ../shared/real-scans instead of phantoms")
+    ap.add_argument("--real-root", type=Path, default=ROOT.parent / "shared" / "real-scans")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="JSON of an earlier --real run (the named baseline for the ratio)")
     args = ap.parse_args()
     if args._worker:
         _worker(*(Path(p) for p in args._worker))
+        return
+    if args._scan:
+        import imaging_real
+
+        imaging_real.scan_child(*args._scan)
+        return
+    if args.real:
+        _main_real(args)
         return
 
     from brainmets.commands.evaluate import evaluate_dirs, render_text

@@ -35,6 +35,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from scipy import ndimage as ndi
 
+from brainmets.imaging import detect_objects as dob
 from brainmets.imaging import preprocess as pp
 from brainmets.imaging.volume import Volume
 
@@ -73,6 +74,7 @@ class Detection:
     features: dict[int, dict] = field(default_factory=dict)
     rejected: list[dict] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    findings: list[dict] = field(default_factory=list)  # scan-level (no silent zero)
 
 
 @runtime_checkable
@@ -222,165 +224,316 @@ def _ball(shape: tuple[int, ...], centre: np.ndarray, r_vox: float) -> np.ndarra
     return d2 <= r_vox**2
 
 
+@dataclass
+class _Work:
+    """The detector's working grid and what every stage reads."""
+
+    iw: np.ndarray  # intensities / white-matter level, isotropic ws mm
+    mw: np.ndarray  # brain mask
+    depth: np.ndarray  # mm to the brain surface
+    holes: np.ndarray  # cores filled by _fill_rings
+    e: np.ndarray  # enhancement (ring cores filled)
+    ws: float
+    noise: float
+    aff_w: np.ndarray  # working index -> world
+    xmid: float
+    same: bool
+    zoom: np.ndarray
+    crop: tuple
+    lo: np.ndarray
+    hi: np.ndarray
+    info: dict
+
+
+@dataclass
+class _State:
+    labels: np.ndarray
+    feats: dict[int, dict] = field(default_factory=dict)
+    conf: dict[int, float] = field(default_factory=dict)
+    rejected: list[dict] = field(default_factory=list)
+    accepted_pts: list[tuple[np.ndarray, float]] = field(default_factory=list)
+    claimed: np.ndarray | None = None  # voxels of objects rejected as normal anatomy
+    objects: list = field(default_factory=list)
+    n_lab: int = 0
+
+
+def _resample_to_working(img: np.ndarray, mc: np.ndarray, sp: np.ndarray, ws: float):
+    same = bool(np.allclose(sp, ws, rtol=0.05))
+    if same:
+        return img, mc, np.ones(3), same
+    zoom = ws / sp  # working index -> crop index
+    shape_w = tuple(int(np.floor((n - 1) / z)) + 1 for n, z in zip(img.shape, zoom, strict=True))
+    iw = ndi.affine_transform(img, zoom, output_shape=shape_w, order=1, mode="nearest")
+    mw = ndi.affine_transform(mc.astype(np.float32), zoom, output_shape=shape_w, order=1,
+                              mode="constant") > 0.5
+    return iw, mw, zoom, same
+
+
+def _prepare(volume: Volume, mask: np.ndarray) -> _Work:
+    """Crop to the brain, correct the bias, normalise to white matter, resample to ws mm."""
+    data, aff = volume.data, volume.affine
+    sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
+    ws = float(min(max(1.0, sp.min()), 2.0))
+    idx = np.argwhere(mask)
+    margin = np.ceil(6.0 / sp).astype(int)
+    lo = np.maximum(idx.min(0) - margin, 0)
+    hi = np.minimum(idx.max(0) + margin + 1, data.shape)
+    crop = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    bias = pp.fit_bias(data, aff, mask)
+    field_c = bias.on_grid(aff, tuple(hi - lo), offset=tuple(lo))
+    img = data[crop] / np.maximum(field_c, 1e-6)
+    mc = mask[crop]
+    wm = pp.wm_level(img[mc])
+    img = (img / max(wm, 1e-12)).astype(np.float32)
+    iw, mw, zoom, same = _resample_to_working(img, mc, sp, ws)
+    iw = iw.astype(np.float32)
+    noise = pp.noise_sd(iw, mw)
+    e = np.where(mw, np.maximum(iw - (1.0 + 0.5 * noise), 0.0), 0.0).astype(np.float32)
+    e, holes = _fill_rings(e, mw, max(MIN_CONTRAST, 3.0 * noise), ws)
+    # mm to the brain surface (on a 2x coarser grid: cheap, +-1 voxel)
+    dh = ndi.distance_transform_edt(np.pad(mw[::2, ::2, ::2], 1)) * (2 * ws)
+    depth = np.repeat(np.repeat(np.repeat(dh[1:-1, 1:-1, 1:-1], 2, 0), 2, 1), 2, 2)
+    depth = depth[: mw.shape[0], : mw.shape[1], : mw.shape[2]]
+    aff_w = aff.copy()
+    aff_w[:3, 3] = aff[:3, :3] @ lo + aff[:3, 3]
+    aff_w = aff_w @ np.diag(np.append(zoom, 1.0))  # working idx -> world
+    xmid = float(np.median((np.argwhere(mw[::2, ::2, ::2]) * 2 @ aff_w[:3, :3].T)[:, 0]
+                           + aff_w[0, 3]))
+    info = {"ws_mm": ws, "noise": noise, "wm_level": wm, "bias_coef": bias.coef.tolist()}
+    return _Work(iw=iw, mw=mw, depth=depth, holes=holes, e=e, ws=ws, noise=noise, aff_w=aff_w,
+                 xmid=xmid, same=same, zoom=zoom, crop=crop, lo=lo, hi=hi, info=info)
+
+
+# objects rejected as normal anatomy claim their voxels: their fragments are not judged again
+CLAIMING_REASONS = ("dura_sinus", "falx", "choroid_plexus", "vessel", "vessel_in_csf")
+# object confidence = base + enhancement over local white matter + size term + core bonus
+OBJ_CONF_BASE = 0.35
+OBJ_SIZE_REF_MM3 = 500.0  # size term 0 at 0.5 ml, + OBJ_SIZE_WEIGHT per doubling
+OBJ_SIZE_WEIGHT = 0.1
+OBJ_SIZE_MAX = 0.3
+OBJ_CORE_BONUS = 0.15
+MERGE_MM = 6.0  # accepted objects closer than this are pieces of one lesion
+
+
+def _frame(w: _Work) -> dict | None:
+    from brainmets.imaging import measure as ms
+
+    try:
+        return ms.location_frame(w.mw, w.aff_w)
+    except ValueError:  # empty mask
+        return None
+
+
+def _plexus_zones() -> list[dict]:
+    from brainmets.knowledge.loader import load_toml
+
+    return load_toml("imaging/anatomy.toml")["plexus_zone"]
+
+
+def _merge_features(a: dict, b: dict) -> None:
+    """Pieces of one lesion: volume-weighted centroid, summed volume, best confidence."""
+    va, vb = a["volume_mm3"], b["volume_mm3"]
+    a["centroid_w"] = ((np.array(a["centroid_w"]) * va + np.array(b["centroid_w"]) * vb)
+                       / (va + vb)).tolist()
+    a["centroid_world"] = ((np.array(a["centroid_world"]) * va
+                            + np.array(b["centroid_world"]) * vb) / (va + vb)).tolist()
+    a["volume_mm3"] = va + vb
+    a["confidence"] = max(a["confidence"], b["confidence"])
+    a["ring_filled"] = bool(a["ring_filled"] or b["ring_filled"])
+    a["pieces"] = a.get("pieces", 1) + 1
+
+
+def _object_confidence(f: dict) -> float:
+    """Score of a whole object: enhancement over the local white matter, size (a larger
+    enhancing object is less likely noise or a vessel segment) and an enclosed core."""
+    core = OBJ_CORE_BONUS if f["core_fraction"] >= dob.CORE_MIN_FRACTION else 0.0
+    size = float(np.clip(OBJ_SIZE_WEIGHT * np.log2(max(f["volume_mm3"], 1.0) / OBJ_SIZE_REF_MM3),
+                         0.0, OBJ_SIZE_MAX))
+    return float(np.clip(OBJ_CONF_BASE + f["over_local_wm"] + size + core, 0.0, 0.98))
+
+
+def scan_findings(w: _Work, st: _State) -> list[dict]:
+    from brainmets.imaging import findings as fnd
+
+    inv = np.linalg.inv(w.aff_w)
+
+    def depth_of(cw) -> float:
+        ijk = np.round(inv[:3, :3] @ np.asarray(cw, float) + inv[:3, 3]).astype(int)
+        ijk = np.clip(ijk, 0, np.array(w.depth.shape) - 1)
+        return float(w.depth[tuple(ijk)])
+
+    n = sum(1 for c in st.conf.values() if c >= 0)
+    return fnd.scan_findings(st.objects, st.rejected, n, _frame(w), w.xmid, depth_of)
+
+
+def _rounded(cw) -> list[float]:
+    return [round(float(v), 1) for v in cw[:3]]
+
+
 class ClassicalDetector:
-    """Multi-scale 3-D Hessian blob detector with explicit confounder rejection."""
+    """Lesion objects + multi-scale 3-D Hessian blobs, with explicit confounder rejection."""
 
     name = "classical-hessian-blob"
-    version = "0.1.0"
+    version = "0.2.0"
 
     def __init__(self, sensitivity: float = 1.0, min_confidence: float = MIN_CONFIDENCE) -> None:
         self.sensitivity = float(sensitivity)  # > 1 lowers thresholds
         self.min_confidence = float(min_confidence)
 
     def detect(self, volume: Volume, mask: np.ndarray) -> Detection:
-        import cc3d
+        w = _prepare(volume, mask)
+        st = _State(labels=np.zeros(w.iw.shape, dtype=np.int32),
+                    claimed=np.zeros(w.iw.shape, dtype=bool))
+        self._object_stage(w, st)
+        rows, nthr = self._blob_rows(w)
+        w.info["n_candidates"] = int(len(rows))
+        self._blob_stage(w, st, rows, nthr)
+        self._plexus_pairs(w, st)
+        self._drop_low_confidence(st)
+        findings = scan_findings(w, st)
+        return self._to_input_grid(volume, w, st, findings)
 
-        data, aff = volume.data, volume.affine
-        sp = np.sqrt((aff[:3, :3] ** 2).sum(axis=0))
-        ws = float(min(max(1.0, sp.min()), 2.0))
-        # crop to the brain
-        idx = np.argwhere(mask)
-        margin = np.ceil(6.0 / sp).astype(int)
-        lo = np.maximum(idx.min(0) - margin, 0)
-        hi = np.minimum(idx.max(0) + margin + 1, data.shape)
-        crop = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-        bias = pp.fit_bias(data, aff, mask)
-        field_c = bias.on_grid(aff, tuple(hi - lo), offset=tuple(lo))
-        img = data[crop] / np.maximum(field_c, 1e-6)
-        mc = mask[crop]
-        wm = pp.wm_level(img[mc])
-        img = (img / max(wm, 1e-12)).astype(np.float32)
-        # working grid
-        same = np.allclose(sp, ws, rtol=0.05)
-        if same:
-            iw, mw, zoom = img, mc, np.ones(3)
-        else:
-            zoom = ws / sp  # working index -> crop index
-            shape_w = tuple(int(np.floor((n - 1) / z)) + 1 for n, z in zip(img.shape, zoom,
-                                                                            strict=True))
-            iw = ndi.affine_transform(img, zoom, output_shape=shape_w, order=1, mode="nearest")
-            mw = ndi.affine_transform(mc.astype(np.float32), zoom, output_shape=shape_w,
-                                      order=1, mode="constant") > 0.5
-        iw = iw.astype(np.float32)
-        noise = pp.noise_sd(iw, mw)
-        e = np.where(mw, np.maximum(iw - (1.0 + 0.5 * noise), 0.0), 0.0).astype(np.float32)
-        gmin = 0.25 * noise
-        e, holes = _fill_rings(e, mw, max(MIN_CONTRAST, 3.0 * noise), ws)
-        cands = _blob_candidates(e, mw, ws, gmin)
-        nthr = _noise_thresholds(noise, ws, gmin)
-        # mm to the brain surface (on a 2x coarser grid: cheap, +-1 voxel)
-        dh = ndi.distance_transform_edt(np.pad(mw[::2, ::2, ::2], 1)) * (2 * ws)
-        depth = np.repeat(np.repeat(np.repeat(dh[1:-1, 1:-1, 1:-1], 2, 0), 2, 1), 2, 2)
-        depth = depth[: mw.shape[0], : mw.shape[1], : mw.shape[2]]
-        world_w = np.diag(np.append(zoom, 1.0))  # working idx -> crop idx
-        aff_w = aff.copy()
-        aff_w[:3, 3] = aff[:3, :3] @ lo + aff[:3, 3]
-        aff_w = aff_w @ world_w  # working idx -> world
-        info = {"ws_mm": ws, "noise": noise, "wm_level": wm, "bias_coef": bias.coef.tolist()}
+    def _object_stage(self, w: _Work, st: _State) -> None:
+        """Whole lesion objects (rims, cysts + nodules, patchy enhancement), judged whole."""
+        ctx = {"iw": w.iw, "mw": w.mw, "depth": w.depth, "ws": w.ws, "aff_w": w.aff_w,
+               "xmid": w.xmid, "frame": _frame(w), "plexus_zones": _plexus_zones()}
+        enh = dob.enhancement_mask(w.iw, w.mw, w.noise, w.ws)
+        objs = dob.flatten(dob.find_objects(ctx, enh))
+        st.objects = objs
+        for o in objs:
+            f = o.features
+            cw = np.append(np.array(f["centroid_w"]), 1.0) @ w.aff_w.T
+            f["centroid_world"] = cw[:3].tolist()
+            if o.reason is not None:
+                st.rejected.append({"reason": o.reason, "centroid_mm": _rounded(cw),
+                                    "volume_ml": round(f["volume_mm3"] / 1000, 4),
+                                    "stage": "object"})
+                if o.reason in CLAIMING_REASONS:
+                    st.claimed[o.sl] |= o.region
+                continue
+            sub = st.labels[o.sl]
+            if (sub[o.region] > 0).mean() > 0.3:
+                continue
+            f.update(ring_filled=f["core_fraction"] >= dob.CORE_MIN_FRACTION,
+                     contrast=f["over_local_wm"], found_by="classical-object")
+            f["confidence"] = _object_confidence(f)
+            near = sub[ndi.binary_dilation(o.region, iterations=max(1, round(MERGE_MM / w.ws)))]
+            near = near[near > 0]
+            k = int(np.bincount(near).argmax()) if near.size else 0
+            if k and st.feats[k].get("found_by") == "classical-object":
+                _merge_features(st.feats[k], f)
+                st.conf[k] = st.feats[k]["confidence"]
+            else:
+                st.n_lab += 1
+                k = st.n_lab
+                st.feats[k] = f
+                st.conf[k] = f["confidence"]
+            sub[o.region & (sub == 0)] = k
+            r = (3.0 * f["volume_mm3"] / (4.0 * np.pi)) ** (1.0 / 3.0)
+            st.accepted_pts.append((np.array(f["centroid_w"]), r))
+
+    def _blob_rows(self, w: _Work) -> tuple[np.ndarray, dict[float, float]]:
+        gmin = 0.25 * w.noise
+        cands = _blob_candidates(w.e, w.mw, w.ws, gmin)
+        nthr = _noise_thresholds(w.noise, w.ws, gmin)
         rows = np.concatenate(cands) if cands else np.zeros((0, 7))
         if len(rows):
-            sig = rows[:, 3]
-            thr = np.array([nthr.get(float(s), 0.0) for s in sig])
+            thr = np.array([nthr.get(float(s), 0.0) for s in rows[:, 3]])
             # absolute floor: a sphere of MIN_CONTRAST at its matched scale gives b ~ 0.08 c
             floor = 0.08 * MIN_CONTRAST
-            keep = rows[:, 4] * self.sensitivity > np.maximum(NOISE_FACTOR * thr, floor)
-            rows = rows[keep]
+            rows = rows[rows[:, 4] * self.sensitivity > np.maximum(NOISE_FACTOR * thr, floor)]
             rows = rows[np.argsort(-rows[:, 4])]
-        info["n_candidates"] = int(len(rows))
-        labels = np.zeros(iw.shape, dtype=np.int32)
-        feats: dict[int, dict] = {}
-        conf: dict[int, float] = {}
-        rejected: list[dict] = []
-        accepted_pts: list[tuple[np.ndarray, float]] = []
-        xmid = float(np.median((np.argwhere(mw[::2, ::2, ::2]) * 2 @ aff_w[:3, :3].T)[:, 0]
-                               + aff_w[0, 3]))
-        n_lab = 0
+        return rows, nthr
+
+    def _blob_stage(self, w: _Work, st: _State, rows: np.ndarray, nthr: dict) -> None:
         for row in rows[:MAX_CANDIDATES]:
             p = row[:3]
             s_mm = row[3]
             r_est = s_mm * np.sqrt(3.0)
-            if labels[tuple(p.astype(int))] > 0:
+            pi = tuple(p.astype(int))
+            if st.labels[pi] > 0 or st.claimed[pi]:
                 continue
-            if accepted_pts:
-                q = np.asarray([a[0] for a in accepted_pts])
-                rq = np.asarray([a[1] for a in accepted_pts])
-                if (np.linalg.norm((q - p) * ws, axis=1) < np.maximum(rq, r_est) * 0.8).any():
+            if st.accepted_pts:
+                q = np.asarray([a[0] for a in st.accepted_pts])
+                rq = np.asarray([a[1] for a in st.accepted_pts])
+                if (np.linalg.norm((q - p) * w.ws, axis=1) < np.maximum(rq, r_est) * 0.8).any():
                     continue
-            region, f = self._segment(iw, mw, depth, p, r_est, ws, noise, holes, row[5])
+            region, f = self._segment(w.iw, w.mw, w.depth, p, r_est, w.ws, w.noise, w.holes,
+                                      row[5])
             if region is None:
                 continue
             sl, reg = region
-            if (labels[sl][reg] > 0).mean() > 0.3:
+            if (st.labels[sl][reg] > 0).mean() > 0.3:
                 continue
-            f["blobness"] = float(row[4])
-            f["eig_ratio"] = float(row[5])
-            f["sigma_mm"] = float(s_mm)
-            f["b_over_noise"] = float(row[4] / max(nthr.get(float(s_mm), 1e-6), 1e-6))
-            cw = np.append(np.array(f["centroid_w"]), 1.0) @ aff_w.T
+            f.update(blobness=float(row[4]), eig_ratio=float(row[5]), sigma_mm=float(s_mm),
+                     b_over_noise=float(row[4] / max(nthr.get(float(s_mm), 1e-6), 1e-6)),
+                     found_by="classical-blob")
+            cw = np.append(np.array(f["centroid_w"]), 1.0) @ w.aff_w.T
             f["centroid_world"] = cw[:3].tolist()
             reason = self._reject_reason(f)
-            accepted_pts.append((p, r_est))
+            st.accepted_pts.append((p, r_est))
             if reason:
-                rejected.append({"reason": reason,
-                                 "centroid_mm": [round(float(v), 1) for v in cw[:3]],
-                                 "volume_ml": round(f["volume_mm3"] / 1000, 4)})
+                st.rejected.append({"reason": reason, "centroid_mm": _rounded(cw),
+                                    "volume_ml": round(f["volume_mm3"] / 1000, 4),
+                                    "stage": "blob"})
                 continue
-            n_lab += 1
-            sub = labels[sl]
-            sub[reg & (sub == 0)] = n_lab
+            st.n_lab += 1
+            sub = st.labels[sl]
+            sub[reg & (sub == 0)] = st.n_lab
             f["confidence"] = self._confidence(f)
-            feats[n_lab] = f
-            conf[n_lab] = f["confidence"]
-        # choroid plexus: mirror-symmetric pairs deep in the brain next to CSF
-        ids = list(feats)
+            st.feats[st.n_lab] = f
+            st.conf[st.n_lab] = f["confidence"]
+
+    def _remove(self, st: _State, k: int, reason: str, **extra) -> None:
+        f = st.feats.pop(k)
+        st.conf.pop(k, None)
+        st.labels[st.labels == k] = 0
+        st.rejected.append({"reason": reason, "centroid_mm": _rounded(f["centroid_world"]),
+                            "volume_ml": round(f["volume_mm3"] / 1000, 4), **extra})
+
+    def _plexus_pairs(self, w: _Work, st: _State) -> None:
+        """Choroid plexus: mirror-symmetric small pairs deep in the brain next to CSF."""
+        ids = [k for k, f in st.feats.items() if f.get("found_by") == "classical-blob"]
         for a in ids:
-            fa = feats.get(a)
+            fa = st.feats.get(a)
             if fa is None or fa["depth_mm"] < PLEXUS_DEPTH_MM or fa["csf_fraction"] < 0.2:
                 continue
             ca = np.array(fa["centroid_world"])
             mirror = ca.copy()
-            mirror[0] = 2 * xmid - ca[0]
+            mirror[0] = 2 * w.xmid - ca[0]
             for b in ids:
-                fb = feats.get(b)
+                fb = st.feats.get(b)
                 if b == a or fb is None or fb["csf_fraction"] < 0.2:
                     continue
-                if np.linalg.norm(np.array(fb["centroid_world"]) - mirror) < 10.0 and abs(
-                    ca[0] - xmid
-                ) > 5.0:
-                    for k in (a, b):
-                        rejected.append({"reason": "choroid_plexus",
-                                         "centroid_mm": [round(float(v), 1) for v in
-                                                         feats[k]["centroid_world"]],
-                                         "volume_ml": round(feats[k]["volume_mm3"] / 1000, 4)})
-                        labels[labels == k] = 0
-                        feats.pop(k, None)
-                        conf.pop(k, None)
+                if (np.linalg.norm(np.array(fb["centroid_world"]) - mirror) < 10.0
+                        and abs(ca[0] - w.xmid) > 5.0):
+                    self._remove(st, a, "choroid_plexus", stage="mirror_pair")
+                    self._remove(st, b, "choroid_plexus", stage="mirror_pair")
                     break
-        for k in [k for k, f in feats.items() if f["confidence"] < self.min_confidence]:
-            f = feats.pop(k)
-            conf.pop(k, None)
-            labels[labels == k] = 0
-            rejected.append({"reason": "low_confidence",
-                             "centroid_mm": [round(float(v), 1) for v in f["centroid_world"]],
-                             "volume_ml": round(f["volume_mm3"] / 1000, 4),
-                             "confidence": round(f["confidence"], 3)})
-        # back to the input (canonical) grid
-        if same:
-            lab_c = labels
+
+    def _drop_low_confidence(self, st: _State) -> None:
+        for k in [k for k, f in st.feats.items() if f["confidence"] < self.min_confidence]:
+            self._remove(st, k, "low_confidence",
+                         confidence=round(st.feats[k]["confidence"], 3),
+                         found_by=st.feats[k].get("found_by"))
+
+    def _to_input_grid(self, volume: Volume, w: _Work, st: _State,
+                       findings: list[dict]) -> Detection:
+        if w.same:
+            lab_c = st.labels
         else:
-            inv = 1.0 / zoom
-            lab_c = ndi.affine_transform(labels, inv, output_shape=tuple(hi - lo), order=0,
-                                         mode="constant")
-        full = np.zeros(data.shape, dtype=np.int32)
-        full[crop] = lab_c
+            lab_c = ndi.affine_transform(st.labels, 1.0 / w.zoom, output_shape=tuple(w.hi - w.lo),
+                                         order=0, mode="constant")
+        full = np.zeros(volume.data.shape, dtype=np.int32)
+        full[w.crop] = lab_c
         # keep candidate ids stable but drop those lost by resampling
         present = set(np.unique(full).tolist()) - {0}
-        feats = {k: v for k, v in feats.items() if k in present}
-        conf = {k: v for k, v in conf.items() if k in present}
-        info["n_rejected"] = len(rejected)
-        del cc3d
-        return Detection(labels=full, confidence=conf, features=feats, rejected=rejected,
-                         info=info)
+        feats = {k: v for k, v in st.feats.items() if k in present}
+        conf = {k: v for k, v in st.conf.items() if k in present}
+        w.info["n_rejected"] = len(st.rejected)
+        w.info["n_objects"] = len(st.objects)
+        return Detection(labels=full, confidence=conf, features=feats, rejected=st.rejected,
+                         info=w.info, findings=findings)
 
     # ------------------------------------------------------------------ per candidate
     def _segment(self, iw, mw, depth, p, r_est, ws, noise, holes, eig_ratio):

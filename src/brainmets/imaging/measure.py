@@ -172,5 +172,6 @@ def measure_lesions(
                 rec["enhancement"] = "ring" if main.get("ring_filled") else "solid"
                 rec["confidence"] = round(max(f.get("confidence", 0.0) for f in feats), 3)
                 rec["contrast_to_surroundings"] = round(float(main.get("contrast", 0.0)), 3)
+                rec["found_by"] = sorted({str(f["found_by"]) for f in feats if f.get("found_by")})
         out.append(rec)
     return out

@@ -278,10 +278,25 @@ def fit_bias(data: np.ndarray, affine: np.ndarray, mask: np.ndarray, iters: int 
     return BiasField(coef=coef, centre=centre, scale=scale)
 
 
+WM_PEAK_SHARE = 0.6  # a histogram peak this high (x the tallest) counts as a tissue class
+
+
 def wm_level(values: np.ndarray) -> float:
-    """White-matter level: main mode of the upper half of brain intensities."""
+    """White-matter level: on T1(c) white matter is the brightest large tissue class, so the
+    highest-intensity peak of the upper half of the brain histogram that reaches
+    ``WM_PEAK_SHARE`` x the tallest peak (grey and white matter can form two humps of similar
+    height, e.g. on z-scored research scans; the tallest is then often grey matter)."""
     v = values[values > np.median(values)]
-    return _mode(v) if v.size > 50 else float(np.median(values))
+    if v.size <= 50:
+        return float(np.median(values))
+    lo, hi = np.percentile(v, [1, 99.5])
+    hist, edges = np.histogram(v, bins=128, range=(lo, hi))
+    hist = ndi.gaussian_filter1d(hist.astype(float), 2)
+    peak = (hist >= np.roll(hist, 1)) & (hist >= np.roll(hist, -1))
+    peak[[0, -1]] = False
+    ok = np.nonzero(peak & (hist >= WM_PEAK_SHARE * hist.max()))[0]
+    i = int(ok[-1]) if ok.size else int(np.argmax(hist))
+    return float(0.5 * (edges[i] + edges[i + 1]))
 
 
 def noise_sd(img: np.ndarray, mask: np.ndarray) -> float:
