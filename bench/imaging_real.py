@@ -1,4 +1,4 @@
-"""Real-scan benchmark (issue #16): lesion-wise results of ``brainmets scan`` on ../shared/real-scans.
+"""Real-scan benchmark (issue #16): lesion-wise ``brainmets scan`` results on ../shared/real-scans.
 
 Usage: ``.venv/bin/python bench/imaging.py --real [--real-root DIR] [--baseline FILE] [--keep DIR]``
 
@@ -31,14 +31,13 @@ import numpy as np
 MIN_REF_ML = 0.1
 NATIVE_TOL_MM = 15.0
 
+_BRATS = ("T1c_subtrMeanDivStd.nii.gz", "OTMultiClass.nii.gz", (1, 3, 4), (4,), "grid")
+_TCGA_REF = "model_fusion_seg_on_atlas.nii.gz"
 CASES = [
     # name, input file, reference file, core labels, enhancing labels, how to match
-    ("brats13-pat0001", "T1c_subtrMeanDivStd.nii.gz", "OTMultiClass.nii.gz", (1, 3, 4), (4,), "grid"),
-    ("brats13-pat0002", "T1c_subtrMeanDivStd.nii.gz", "OTMultiClass.nii.gz", (1, 3, 4), (4,), "grid"),
-    ("brats13-pat0003", "T1c_subtrMeanDivStd.nii.gz", "OTMultiClass.nii.gz", (1, 3, 4), (4,), "grid"),
-    ("brats13-pat0004", "T1c_subtrMeanDivStd.nii.gz", "OTMultiClass.nii.gz", (1, 3, 4), (4,), "grid"),
-    ("tcga-fg-6692/atlas", "t1c_brain_atlas.nii.gz", "model_fusion_seg_on_atlas.nii.gz", (1, 4), (4,), "grid"),
-    ("tcga-fg-6692/native", "t1c_native.nii.gz", "model_fusion_seg_on_atlas.nii.gz", (1, 4), (4,), "bbox"),
+    *[(f"brats13-pat000{i}", *_BRATS) for i in (1, 2, 3, 4)],
+    ("tcga-fg-6692/atlas", "t1c_brain_atlas.nii.gz", _TCGA_REF, (1, 4), (4,), "grid"),
+    ("tcga-fg-6692/native", "t1c_native.nii.gz", _TCGA_REF, (1, 4), (4,), "bbox"),
 ]
 
 
