@@ -35,6 +35,7 @@ from scipy import ndimage as ndi
 from brainmets.imaging import preprocess as pp
 
 WORK_MM = 2.0  # working grid
+MIN_WORK_VOXELS = 2000  # 16 ml at 2 mm: below this the signals are not computed
 LOCAL_WM_MM = 16.0  # scale of the local white-matter level (residual bias)
 SMOOTH_MM = 2.0  # Gaussian sigma before comparing a voxel with its mirror
 SURFACE_MM = 5.0  # ignore the outer brain rim (dura, cortical veins, mask misfit)
@@ -397,6 +398,10 @@ def detect_anomalies(data: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
 
     t0 = time.perf_counter()
     img, mw, aw = _working(data, mask, affine)
+    if int(mw.sum()) < MIN_WORK_VOXELS:  # far too little brain to compare sides
+        return AnomalyReport([], None, {"normal_world": None, "correlation": None},
+                             np.zeros(mw.shape, np.int32), aw, 0.0,
+                             ["anomaly signals skipped: brain mask too small"])
     n = _normalised(img, mw, aw)
     del img
     n = _local_wm(n, mw)
