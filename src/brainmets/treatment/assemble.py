@@ -237,6 +237,10 @@ def _awaiting(ctx: context.Ctx, out: Outcome) -> list[Awaiting]:
             continue
         driver = bool(set(info["needs"]) & set(DRIVER_FIELDS))
         reasons = list(info["reasons"]) if driver else []
+        if driver and not reasons:
+            missing = [f for f in info["needs"] if f in DRIVER_FIELDS]
+            reasons.append(f"{DRIVER_TESTING}: {', '.join(missing)} not known (unknown is not "
+                           "negative, decision 1).")
         if not reasons:
             reasons.append(f"{'; '.join(info['rules'])}: would apply or not once "
                            f"{', '.join(info['needs'])} is known")
