@@ -149,3 +149,24 @@ def test_hot_spot_roi_is_a_small_roi_mean_not_a_single_voxel() -> None:
     values[7:10, 7:10, 1] = 3.0  # a 3 x 3 hot spot
     assert hot_spot_max(values, region) == pytest.approx(3.0)
     assert hot_spot_max(values, np.zeros(values.shape, bool)) is None
+
+
+def test_cli_perfusion_prints_the_statements_for_the_lesion_history(tmp_path: Path,
+                                                                     phantom) -> None:
+    ph = phantom.make(n_lesions=1)
+    sim = phantom.dsc(ph, {1: 0.1})
+    f = phantom.save(tmp_path / "dsc.nii.gz", sim.signal, ph.affine, dt=sim.dt)
+    les = phantom.save(tmp_path / "les.nii.gz", ph.labels, ph.affine)
+    args = ["perfusion", str(f), "--te", "30", "--lesions", str(les), "--flip-angle", "60",
+            "--preload", "yes", "--field-strength", "3"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "a"), "--history", "srs"])
+    assert res.exit_code == 0, res.output
+    # §2.6 Hoefnagels: max lesion rCBV/WM >= 2.00 after SRS (phantom rim CBV 4 x WM)
+    assert "lesion 1: [supports]" in res.output and "DX-HOEFNAGELS2009" in res.output
+    assert "DX-ROMANO2022" not in res.output  # no differential for an irradiated lesion
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "b"), "--history", "untreated",
+                              "--solitary"])
+    assert res.exit_code == 0 and "DX-ROMANO2022" in res.output
+    assert "DX-HOEFNAGELS2009" not in res.output
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "c")])
+    assert "lesion history not given" in res.output
