@@ -35,6 +35,7 @@ from scipy import ndimage as ndi
 from brainmets.imaging import preprocess as pp
 
 WORK_MM = 2.0  # working grid
+THICK_MM = 3.0  # thicker slices: partial volume makes the mirror comparison a hint only
 MIN_WORK_VOXELS = 2000  # 16 ml at 2 mm: below this the signals are not computed
 LOCAL_WM_MM = 16.0  # scale of the local white-matter level (residual bias)
 SMOOTH_MM = 2.0  # Gaussian sigma before comparing a voxel with its mirror
@@ -419,7 +420,12 @@ def detect_anomalies(data: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
         notes.append(f"reference signal skipped: {exc}")
     lab = cc3d.connected_components((a_reg | r_reg).astype(np.uint8), connectivity=26)
     lab = lab.astype(np.int32)
-    regions = _regions(lab, n, mw, asym, thr, a_reg, r_reg, plane, aw, corr >= MIN_PLANE_CORR)
+    thick = float(np.sqrt((affine[:3, :3] ** 2).sum(axis=0)).max()) > THICK_MM
+    if thick:
+        notes.append(f"slices thicker than {THICK_MM:g} mm: asymmetry regions are listed for "
+                     "review, never reported as lesions")
+    regions = _regions(lab, n, mw, asym, thr, a_reg, r_reg, plane, aw,
+                       corr >= MIN_PLANE_CORR and not thick)
     regions = [r for r in regions if r.kind != "ignore"]
     keep = np.zeros(int(lab.max()) + 1, np.int32)
     for i, r in enumerate(regions, start=1):
