@@ -109,6 +109,8 @@ class ScanInput(BaseModel):
 class ScanRef(BaseModel):
     id: str
     date: dt.date | None = None
+    day: int | None = Field(default=None, description="de-identified views: days from the "
+                            "first scan (the date is then null)")
 
 
 class CaseLesion(BaseModel):
@@ -173,6 +175,8 @@ class Case(Assessment):
     scan_findings: list[ScanFindings] = Field(default_factory=list)
     response: CaseResponse | None = None
     response_note: str | None = None
+    deidentified_dates: str | None = Field(
+        default=None, description="de-identified views only: how dates were replaced")
 
 
 class ResponseCache:

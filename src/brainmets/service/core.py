@@ -151,25 +151,46 @@ def assessment(s: Session, p: Patient, store: Any = None,
 
 
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+DEID_EPOCH = dt.date(1900, 1, 1)  # de-identified response dates: day 0 = this date
 
 
 def deid_case(case: dict[str, Any], p: Patient) -> dict[str, Any]:
-    """The case with every calendar date (scan dates, response dates, dates inside reasons)
-    replaced by "day N" from the patient's first scan (registry dates become relative days,
-    as everywhere in the de-identified views)."""
-    import json
-
+    """The case for roles that must not see calendar dates: scan references carry ``day``
+    (days from the patient's first scan) and no date; dates inside texts become "day N";
+    the response's date fields are shifted so that day 0 = 1900-01-01 (said in
+    ``deidentified_dates``)."""
     dates = [sc.timepoint.date for sc in p.scans if sc.timepoint is not None]
     first = min(dates) if dates else None
 
-    def day(m: re.Match[str]) -> str:
+    def days(m: re.Match[str]) -> int | None:
         try:
             d = dt.date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
-            return m[0]
-        return f"day {(d - first).days}" if first is not None else "day ?"
+            return None
+        return (d - first).days if first is not None else None
 
-    return json.loads(_ISO_DATE.sub(day, json.dumps(case)))
+    def walk(x: Any) -> Any:
+        if isinstance(x, dict):
+            if set(x) >= {"id", "date", "day"} and isinstance(x.get("date"), str):
+                m = _ISO_DATE.fullmatch(x["date"])
+                return {**x, "date": None, "day": days(m) if m else None}
+            return {k: None if k == "reviewed_at" else walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [walk(v) for v in x]
+        if isinstance(x, str):
+            m = _ISO_DATE.fullmatch(x)
+            if m:
+                n = days(m)
+                return (DEID_EPOCH + dt.timedelta(days=n)).isoformat() if n is not None else x
+            return _ISO_DATE.sub(lambda mm: f"day {days(mm)}" if days(mm) is not None
+                                 else mm[0], x)
+        return x
+
+    out = walk(case)
+    out["deidentified_dates"] = (
+        "scan references give days from the first scan (day 0), dates in texts read 'day N', "
+        f"response dates are shifted so that day 0 = {DEID_EPOCH.isoformat()}")
+    return out
 
 
 def latest_lesions(s: Session, p: Patient) -> tuple[Scan | None, list[dict[str, Any]]]:
