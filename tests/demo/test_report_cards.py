@@ -25,4 +25,5 @@ def test_report_scan_heading_has_no_empty_day():
     record = json.loads(EXAMPLE_PATIENT.read_text())
     scan = {"lesions": [{"id": 1, "volume_ml": 0.5, "location": "cerebellum"}]}
     html = render_html(standalone_context(record, assess(record), scan))
-    assert "(automatic scan; verify before use)" in html
+    assert "(scan)" in html  # no date and no day: nothing dangling in the heading
+    assert ", day" not in html.split('id="lesions-h"')[1].split("</h2>")[0]
