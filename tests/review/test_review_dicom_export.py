@@ -79,3 +79,55 @@ def test_sr_measurement_report_tid1500_reads_back(series, tmp_path):
     evidence = {i.ReferencedSOPInstanceUID for s in sr.CurrentRequestedProcedureEvidenceSequence
                 for se in s.ReferencedSeriesSequence for i in se.ReferencedSOPSequence}
     assert evidence == {s.SOPInstanceUID for s in series}
+
+
+@pytest.fixture
+def dicom_api(tmp_path, helpers):
+    from brainmets.store import open_store
+
+    st = open_store(None, tmp_path / "data")
+    a = helpers.make_api(st, max_upload_mb=2)  # stand-in scan: thresholds the series
+    with a.client:
+        yield a
+    st.dispose()
+
+
+def test_confirmed_lesions_export_through_the_api(dicom_api, helpers):
+    import copy
+    import zipfile
+
+    import highdicom as hd
+    import pydicom
+
+    api = dicom_api
+    rec = copy.deepcopy(helpers.PATIENT)
+    rec["brain_metastases"] = {"leptomeningeal": False}
+    pid = api.post("/api/patients", json=rec).json()["id"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(10):
+            z.writestr(f"s{i}.dcm", helpers.dicom_slice("1.2.3.4", i))
+    r = api.post(f"/api/patients/{pid}/scans", files={"file": ("s.zip", buf.getvalue())},
+                 data={"date": "2026-01-10"})
+    assert api.wait_job(r.json()["job"])["status"] == "done"
+    # nothing confirmed yet: nothing handed to planning
+    assert api.get(f"/api/patients/{pid}/rtstruct.dcm").status_code == 409
+    assert api.get(f"/api/patients/{pid}/sr.dcm").status_code == 409
+    api.client.patch(f"/api/patients/{pid}/lesions/L1", json={"status": "confirmed"},
+                     headers=api.h("a"))
+    api.post(f"/api/patients/{pid}/lesions", json={"centroid_mm": [0, 0, 0], "diameter_mm": 5})
+    rt = api.get(f"/api/patients/{pid}/rtstruct.dcm")
+    assert rt.status_code == 200, rt.text
+    ds = pydicom.dcmread(io.BytesIO(rt.content))
+    assert [r.ROIName for r in ds.StructureSetROISequence] == ["BM L1"]
+    # the blob covers slices 4-7 of the series: one contour on each
+    assert len(ds.ROIContourSequence[0].ContourSequence) == 4
+    sr = hd.sr.srread(io.BytesIO(api.get(f"/api/patients/{pid}/sr.dcm").content))
+    rep = hd.sr.MeasurementReport.from_sequence([sr])
+    assert [g.tracking_identifier for g in rep.get_image_measurement_groups()] == ["L1", "A1"]
+    # researchers get both de-identified
+    de = pydicom.dcmread(io.BytesIO(api.get(f"/api/patients/{pid}/rtstruct.dcm", "r").content))
+    assert str(de.PatientName) == "" and de.PatientID == ""
+    fhir = api.get(f"/api/patients/{pid}/fhir").json()
+    ids = [c["id"] for c in fhir["contained"]]
+    assert "lesion-L1-confirmed" in ids and "lesion-A1-added" in ids

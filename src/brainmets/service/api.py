@@ -525,3 +525,93 @@ def _validated(model: Any, body: Any) -> Any:
         return model.model_validate(body)
     except ValidationError as exc:
         raise InvalidRecord(format_errors(exc)) from None
+
+
+# ------------------------------------------------------------ hand-off to radiotherapy planning
+
+
+def _reviewed_for_export(s: Any, p: Patient) -> tuple[Scan, list[dict[str, Any]]]:
+    from brainmets.service import review
+
+    scan, lesions = review.current_lesions(s, p)
+    if scan is None:
+        raise HTTPException(404, "no completed scan for this patient")
+    if scan.kind != "dicom":
+        raise HTTPException(404, "DICOM RT Structure Set and SR need DICOM input (this scan "
+                                 "is NIfTI); the label map and lesions.json hold the lesions")
+    chosen = [x for x in lesions if x["status"] in ("confirmed", "added")]
+    if not chosen:
+        raise HTTPException(409, "no confirmed lesion yet: review the lesions first (only "
+                                 "confirmed and added lesions are handed to planning)")
+    return scan, chosen
+
+
+def _source_series(folder: Any) -> list[Any]:
+    import pydicom
+
+    files = sorted(p for p in (folder / "dicom").rglob("*") if p.is_file())
+    return [pydicom.dcmread(str(f)) for f in files]
+
+
+def _export(request: Request, pid: str, user: User, kind: str) -> Response:
+    import tempfile
+    from pathlib import Path
+
+    from brainmets._version import __version__
+
+    store = _store(request)
+    with store.session() as s:
+        p = _get_patient(request, s, user, pid)
+        scan, chosen = _reviewed_for_export(s, p)
+        folder = scan_dir(store, scan.id)
+        observer = next((x["reviewed_by"] for x in chosen if x.get("reviewed_by")), user.name)
+    source = _source_series(folder)
+    request.state.audit_action = "download"
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        out = Path(tmp) / f"{kind}.dcm"
+        try:
+            if kind == "rtstruct":
+                _write_rt(out, source, folder, chosen, __version__)
+            else:
+                from brainmets.imaging.dicom_sr import write_measurement_report
+
+                write_measurement_report(out, source, chosen, observer, __version__)
+        except ValueError as exc:
+            raise HTTPException(409, f"{kind}: {exc}") from None
+        if core.deid_for(user):
+            data = _deid_dicom(out, request)
+        else:
+            data = out.read_bytes()
+    return Response(data, media_type="application/dicom",
+                    headers={"Content-Disposition": f'attachment; filename="{kind}.dcm"'})
+
+
+def _write_rt(out: Any, source: list[Any], folder: Any, chosen: list[dict[str, Any]],
+              version: str) -> None:
+    import nibabel as nib
+    import numpy as np
+
+    from brainmets.imaging.dicom_rt import write_rtstruct
+
+    img = nib.load(str(folder / "out" / "lesions.nii.gz"))
+    labels = np.asanyarray(img.dataobj)
+    with_mask = [{"id": x["id"], "label": int(x["id"][1:])} for x in chosen
+                 if x["id"].startswith("L")]
+    if not with_mask:
+        raise ValueError("no confirmed detected lesion has a segmentation (lesions added by "
+                         "hand are in the SR measurement report only)")
+    write_rtstruct(out, source, labels, img.affine, with_mask, version)
+
+
+@router.get("/patients/{pid}/rtstruct.dcm", summary="DICOM RT Structure Set of the confirmed "
+            "lesions (DICOM input)", response_class=Response,
+            responses={200: {"content": {"application/dicom": {}}}, 404: {}, 409: {}})
+def rtstruct(request: Request, pid: str, user: User = Depends(current_user)) -> Response:
+    return _export(request, pid, user, "rtstruct")
+
+
+@router.get("/patients/{pid}/sr.dcm", summary="DICOM SR measurement report (TID 1500) of the "
+            "confirmed and added lesions (DICOM input)", response_class=Response,
+            responses={200: {"content": {"application/dicom": {}}}, 404: {}, 409: {}})
+def sr_report(request: Request, pid: str, user: User = Depends(current_user)) -> Response:
+    return _export(request, pid, user, "sr")
