@@ -50,6 +50,7 @@ from brainmets.model import (
     parse_patient,
 )
 from brainmets.model import Lesion as RecordLesion
+from brainmets.response.config import ResponseConfig
 from brainmets.response.rano import ResponseResult
 
 ReviewStatus = Literal["detected", "confirmed", "rejected", "added"]
@@ -214,7 +215,7 @@ def assess_case(
     on_immunotherapy: bool | None = None,
     immunotherapy_start: dt.date | None = None,
     review: Mapping[str, LesionReview | Mapping[str, Any]] | None = None,
-    response_config: Any = None,
+    response_config: ResponseConfig | dict[str, str] | None = None,
     response_cache: ResponseCache | None = None,
 ) -> Case:
     """Compose one case. Bad input raises :class:`~brainmets.model.InputError` naming the field.
@@ -499,7 +500,7 @@ def compose_response(
     timepoints: Sequence[Mapping[str, Any]],
     on_immunotherapy: bool | None,
     immunotherapy_start: dt.date | None,
-    config: Any = None,
+    config: ResponseConfig | dict[str, str] | None = None,
     cache: ResponseCache | None = None,
 ) -> tuple[CaseResponse | None, str | None]:
     """The response block of a case and a note (why there is none, or what to know)."""
@@ -554,7 +555,9 @@ def _response_key(scans: list[ScanInput], on_io: bool, start: dt.date | None,
                   for sc in scans), on_io, start, cfg)
 
 
-def response_from_timepoints(record: Any, config: Any = None) -> CaseResponse:
+def response_from_timepoints(
+    record: Any, config: ResponseConfig | dict[str, str] | None = None
+) -> CaseResponse:
     """RANO-BM/iRANO of a CONTRACT §4 record (InputError names the bad field)."""
     from brainmets.response.rano import evaluate
 
@@ -569,7 +572,7 @@ def response_from_scan_dirs(
     clinical: Sequence[str | None] | None = None,
     on_immunotherapy: bool = False,
     immunotherapy_start: dt.date | None = None,
-    config: Any = None,
+    config: ResponseConfig | dict[str, str] | None = None,
     scan_refs: Sequence[ScanRef] = (),
 ) -> CaseResponse:
     """Register the scans, match lesions (``response.tracking``), then RANO-BM/iRANO; the

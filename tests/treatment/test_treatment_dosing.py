@@ -128,7 +128,11 @@ def test_missing_kps_asks_for_it(run):
 def test_missing_symptom_status(run):
     r = run({"symptoms": {"status": None}, "primary": {"egfr": "positive"}})
     assert any(w.startswith("needs: symptoms.status") for w in r.warnings)
-    assert "osimertinib" not in r.ids and "dexamethasone" not in r.ids
+    assert "dexamethasone" not in r.ids
+    # decision 4: symptoms restrict deferral, not the drug: without a status the targeted drug
+    # is listed, never with deferral (R2.3 deferral waits on symptoms.status)
+    assert not r.by_id["osimertinib"].defers_local_therapy
+    assert r.timing is not None and not r.timing.may_defer
 
 
 def test_missing_ecog_never_derived_from_kps(run):

@@ -112,8 +112,10 @@ def asymptomatic_gate(strict: bool = False) -> Cond:
 
 
 def symptomatic_gate() -> Cond:
-    return Cond("symptomatic brain metastases [symptoms.status]",
-                lambda c: c.symptom == "symptomatic", gate=True)
+    """Symptomatic, or status not recorded: the drug fits the biology either way (decision 4);
+    only deferral depends on the symptoms."""
+    return Cond("symptomatic brain metastases, or symptom status not recorded (no deferral) "
+                "[symptoms.status]", lambda c: c.symptom in ("symptomatic", None), gate=True)
 
 
 def asymptomatic(strict: bool = False) -> Cond:
