@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -142,8 +143,9 @@ def _local_wm(s: np.ndarray, mask: np.ndarray) -> np.ndarray:
     polynomial leaves and that would otherwise read as a broad left-right difference."""
     w = (mask & (s > 0.8) & (s < 1.3)).astype(np.float32)
     sig = LOCAL_WM_MM / WORK_MM
-    lvl = ndi.gaussian_filter(s * w, sig) / np.maximum(ndi.gaussian_filter(w, sig), 1e-3)
-    lvl = np.where(ndi.gaussian_filter(w, sig) > 0.05, lvl, 1.0)
+    gw = ndi.gaussian_filter(w, sig, truncate=2.5)
+    lvl = ndi.gaussian_filter(s * w, sig, truncate=2.5) / np.maximum(gw, 1e-3)
+    lvl = np.where(gw > 0.05, lvl, 1.0)
     return np.where(mask, s / np.clip(lvl, 0.7, 1.4), 0.0).astype(np.float32)
 
 
@@ -304,9 +306,10 @@ def _fill_slices(region: np.ndarray) -> np.ndarray:
     return out
 
 
-def reference_map(aff_w: np.ndarray, shape: tuple[int, ...], mask: np.ndarray) -> np.ndarray:
-    """nilearn's MNI152 white-matter probability placed on the working grid by matching the
-    brain mask's centre and extents to the template's (a moments affine, no registration)."""
+@lru_cache(maxsize=1)
+def _template() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """nilearn's bundled MNI152 2009 white-matter map at 2 mm, its brain mask and affine
+    (read once per process; nothing is downloaded)."""
     import nibabel as nib
 
     from brainmets.imaging.phantom_anatomy import template_dir
@@ -318,6 +321,13 @@ def reference_map(aff_w: np.ndarray, shape: tuple[int, ...], mask: np.ndarray) -
     tmask = np.asarray(t1.dataobj, dtype=np.float32)[::2, ::2, ::2] > 0
     t_aff = t1.affine.copy()
     t_aff[:3, :3] = t_aff[:3, :3] * 2.0
+    return wm, tmask, t_aff
+
+
+def reference_map(aff_w: np.ndarray, shape: tuple[int, ...], mask: np.ndarray) -> np.ndarray:
+    """nilearn's MNI152 white-matter probability placed on the working grid by matching the
+    brain mask's centre and extents to the template's (a moments affine, no registration)."""
+    wm, tmask, t_aff = _template()
     t_w = _extent(np.argwhere(tmask) @ t_aff[:3, :3].T + t_aff[:3, 3])
     s_w = _extent(np.argwhere(mask) @ aff_w[:3, :3].T + aff_w[:3, 3])
     # world(scan) -> world(template): per-axis scale and centre shift
