@@ -58,7 +58,7 @@ def test_scan_lesion_maps_to_the_longest_axial_diameter_with_enhancement_kept():
     assert rec["brain_metastases"]["lesions"][0]["diameter_mm"] == 11.0
     assert rec["brain_metastases"]["lesions"][0]["enhancement"] == "ring"
     js = c.model_dump(mode="json")
-    assert js["lesions"][0]["scan"] == {"id": "s1", "date": "2026-01-10"}
+    assert js["lesions"][0]["scan"] == {"id": "s1", "date": "2026-01-10", "day": None}
     for key in ("prognosis", "not_computed", "options", "not_recommended", "disclaimer",
                 "provisional", "scan_findings", "response"):
         assert key in js
