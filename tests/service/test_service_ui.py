@@ -92,6 +92,8 @@ def test_upload_partial_and_job_polling(sqlite_api, tmp_path):
     page = c.get(f"/patients/{pid}").text
     assert 'id="lesion-table"' in page and 'data-centroid="' in page and 'id="gl1"' in page
     assert "/static/vendor/niivue/niivue.umd.js" in page and 'id="fallback"' in page
+    # one stated left-right convention (viewer, thumbnails, PDF): radiological
+    assert "patient's right is on the image left" in page
 
 
 def test_researcher_page_is_deidentified_and_read_only(sqlite_api):
@@ -256,3 +258,98 @@ def test_upload_form_refuses_future_scan_date(sqlite_api, tmp_path):
                data={"date": "2031-01-01"}, headers=ORIGIN)
     assert "Upload rejected" in r.text and "in the future" in r.text
     assert sqlite_api.get(f"/api/patients/{pid}").json()["scans"] == []
+
+
+# ------------------------------------------------- issue #20 item 3 / issue #15 item 7: the page
+
+
+BOARD = {"id": "MRN-B", "age": 62, "sex": "female", "kps": 80, "ecog": 1,
+         "primary": {"site": "nsclc", "histology": "adenocarcinoma", "controlled": True,
+                     "egfr": "positive", "alk": "negative", "pdl1_tps": 60},
+         "extracranial_metastases": False, "brain_metastases": {"count": 2},
+         "symptoms": {"status": "symptomatic"}, "therapy": {"dexamethasone_mg_day": 8}}
+
+
+def _board_context(api, record):
+    from brainmets.service import core
+    from brainmets.store.models import Patient, User
+
+    pid = api.post("/api/patients", json=record).json()["id"]
+    with api.store.session() as s:
+        user = s.query(User).filter(User.name == "a").one()
+        return pid, core.report_context(api.store, s, s.get(Patient, pid), user)
+
+
+def test_patient_page_reads_in_one_minute(sqlite_api):
+    """Primary survival first, in words, its index named in plain language; the other indices
+    folded below; missing inputs in clinical words linking the form field that fills them."""
+    c = _login(sqlite_api)
+    pid = sqlite_api.post("/api/patients", json=BOARD).json()["id"]
+    page = c.get(f"/patients/{pid}").text
+    a = sqlite_api.get(f"/api/patients/{pid}/assessment").json()
+    ps = a["primary_survival"]
+    first = page.index('id="primary-survival"')
+    assert first < page.index("<details class=\"other-indices\"")
+    assert f"median {ps['median_survival_months']} months" in page[first:first + 400]
+    assert "Lung cancer molecular GPA" in page[first:first + 600]  # not "lung_molgpa_2017"
+    assert "<h3>gpa_2008</h3>" not in page and "Graded Prognostic Assessment (GPA, 2008)" in page
+    # missing inputs: clinical words, each a link to the edit form's field, which exists
+    form = c.get(f"/patients/{pid}/edit").text
+    links = re.findall(rf'href="/patients/{pid}/edit#(f-[\w-]+)">([^<]+)</a>', page)
+    assert links, "missing inputs must link the form fields"
+    for fid, label in links:
+        assert f'id="{fid}"' in form, fid
+        assert "." not in label and "_" not in label, label  # no code names
+    # the summary at the top links to every section, and each section exists
+    for sec in ("summary", "review", "prognosis", "options", "warnings", "timeline",
+                "references"):
+        assert f'href="#{sec}"' in page and f'id="{sec}"' in page, sec
+    # accessibility basics the issue found missing (issue #20 item 6)
+    assert '<label for="scan-file">' in page and 'class="skip-link"' in page
+    assert 'role="application"' in page or "gl1" not in page
+
+
+def test_report_header_and_no_placeholders(sqlite_api):
+    """Issue #15 item 7: header with histology, driver markers, symptoms and steroid dose; BSBM
+    says "not reached"; no placeholder text; one stated left-right convention."""
+    from brainmets.report.pdf import render_html
+
+    _pid, ctx = _board_context(sqlite_api, BOARD)
+    html = render_html(ctx)
+    header = html[html.index('id="facts"'):html.index("</dl>")]
+    for part in ("adenocarcinoma", "EGFR positive", "ALK negative", "PD-L1 TPS 60",
+                 "symptomatic", "8.0 mg/day"):
+        assert part in header, part
+    assert "not reported" not in html and "not stated in the spec" not in html
+    for e in ctx["assessment"]["prognosis"]:
+        if e["index"] == "bsbm" and e["median_survival_months"] is None:
+            card = html[html.index('data-index="bsbm"'):]
+            assert "not reached" in card[:1500] or "not given in the source" in card[:1500]
+    assert "Radiological convention" in render_html(
+        {**ctx, "overlay_b64": "iVBORw0KGgo="})  # the PDF thumbnails state it
+
+
+def test_pdf_option_table_is_not_clipped(sqlite_api):
+    """Issue #20: the PDF options table lost its Sources text and Flags column. Every cell box
+    of the laid-out PDF lies inside the page's content width."""
+    from weasyprint import HTML
+
+    from brainmets.report.pdf import render_html
+
+    _pid, ctx = _board_context(sqlite_api, BOARD)
+    doc = HTML(string=render_html(ctx)).render()
+    seen = 0
+
+    def walk(box, right):
+        nonlocal seen
+        if getattr(box, "element_tag", None) in ("td", "th"):
+            seen += 1
+            assert box.position_x + box.margin_width() <= right + 0.5, box.element_tag
+        for child in getattr(box, "children", []) or []:
+            walk(child, right)
+
+    for page in doc.pages:
+        right = page._page_box.content_box_x() + page._page_box.width
+        walk(page._page_box, right)
+    assert seen > 20
+    assert ">Flags</th>" in render_html(ctx) and 'class="sources"' in render_html(ctx)

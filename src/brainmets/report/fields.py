@@ -116,8 +116,9 @@ def field_label(path: Any) -> str:
     while probe and probe not in FIELD_LABELS:
         probe = probe.rpartition(".")[0]
     if probe:
-        rest = p[len(probe):].lstrip(".")
-        return FIELD_LABELS[probe] + (f" ({rest.replace('_', ' ')})" if rest else "")
+        rest = p[len(probe):].replace("[]", "").lstrip(".").split("[")[0]
+        rest = rest.removesuffix("_mm").replace("_", " ").replace(".", " ")
+        return FIELD_LABELS[probe] + (f": {rest}" if rest else "")
     return p.replace("_", " ").replace(".", ": ")
 
 
