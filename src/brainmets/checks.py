@@ -95,10 +95,23 @@ def _count_vs_listed(p: Patient) -> list[InputCheck]:
     )]
 
 
+def _egfr_variant(p: Patient) -> list[InputCheck]:
+    v, egfr = p.primary.egfr_variant, p.primary.egfr
+    if v in (None, "unknown") or egfr == "positive":
+        return []
+    return [InputCheck(
+        id="egfr_variant_without_egfr_positive", severity="warning",
+        fields=["primary.egfr", "primary.egfr_variant"],
+        message=(f"primary.egfr_variant is {v!r} but primary.egfr is {egfr or 'not recorded'}: "
+                 "check both. Read on the safe side: an exon 20 insertion still excludes "
+                 "chemo-immunotherapy; EGFR-targeted deferral needs primary.egfr positive."),
+    )]
+
+
 def input_checks(patient: Patient) -> list[InputCheck]:
-    """Every contradiction of decision 12 found in the record."""
+    """Every contradiction of decision 12 found in the record (plus the EGFR variant pair)."""
     return [*_count_vs_listed(patient), *_steroids_without_symptoms(patient),
-            *_kps_vs_ecog(patient), *_volume_vs_diameter(patient)]
+            *_kps_vs_ecog(patient), *_volume_vs_diameter(patient), *_egfr_variant(patient)]
 
 
 def blocking_checks(checks: list[InputCheck]) -> list[InputCheck]:

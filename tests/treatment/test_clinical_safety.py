@@ -377,3 +377,14 @@ def test_radiation_history_is_recorded_and_validated():
         assert exc.messages[0].startswith("radiation_history[0].modality")
     else:
         raise AssertionError("bad modality accepted")
+
+
+def test_exon20_recorded_with_egfr_unknown_still_excludes_ici(run, mk_lesions):
+    # decisions 1-3 read on the safe side: an exon 20 insertion is an actionable driver
+    r = run(_nsclc(egfr="unknown", egfr_variant="exon20_insertion", alk="negative",
+                   pdl1_tps=60), replace_lesions=mk_lesions(8))
+    assert "immune_checkpoint_inhibitor" not in r.ids
+    assert "osimertinib" not in r.ids and "osimertinib" not in r.awaiting
+    assert "osimertinib" in r.na
+    a = assess({**_nsclc(egfr="negative", egfr_variant="exon20_insertion")})
+    assert any(set(c.fields) == {"primary.egfr", "primary.egfr_variant"} for c in a.input_checks)

@@ -47,7 +47,9 @@ DRIVER_TESTING = "complete driver testing before choosing systemic therapy"
 
 
 def egfr_exon20(c: Ctx) -> bool:
-    return c.egfr() is True and c.mk.egfr_variant == "exon20_insertion"
+    """An exon 20 insertion recorded (even beside an EGFR value that contradicts it: read on the
+    safe side, it still excludes chemo-immunotherapy; see input_checks)."""
+    return c.mk.egfr_variant == "exon20_insertion"
 
 
 def other_drivers(c: Ctx) -> list[str]:
@@ -64,10 +66,10 @@ def untested_drivers(c: Ctx) -> list[str]:
 def egfr_sensitising() -> Cond:
     """EGFR-mutant for R2.3: positive, and not an exon 20 insertion (project decision 3)."""
     def test(c: Ctx) -> bool | str:
+        if egfr_exon20(c):
+            return False
         v = c.egfr()
-        if v is None:
-            return "primary.egfr"
-        return v and not egfr_exon20(c)
+        return "primary.egfr" if v is None else v
     return Cond("EGFR-mutant (not exon 20 insertion) [primary.egfr, primary.egfr_variant]", test)
 
 
