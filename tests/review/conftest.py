@@ -14,6 +14,8 @@ _spec = importlib.util.spec_from_file_location(
 _svc = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_svc)
 helpers = _svc.helpers
+db_url = _svc.db_url
+store = _svc.store
 server_factory = _svc.server_factory
 phantom_mri = _svc.phantom_mri
 phantom_dicom_zip = _svc.phantom_dicom_zip
@@ -81,15 +83,12 @@ def blob_scan(input_path: Path, out_dir: Path) -> dict:
 
 
 @pytest.fixture
-def rapi(tmp_path):
-    """An API (SQLite) whose scans report every bright blob as a detected lesion."""
-    from brainmets.store import open_store
-
-    st = open_store(None, tmp_path / "data")
-    a = _svc.make_api(st, scan_fn=blob_scan, max_upload_mb=2)
+def rapi(store):
+    """An API (SQLite, and PostgreSQL when configured) whose scans report every bright blob
+    as a detected lesion."""
+    a = _svc.make_api(store, scan_fn=blob_scan, max_upload_mb=2)
     with a.client:
         yield a
-    st.dispose()
 
 
 @pytest.fixture
