@@ -233,9 +233,20 @@ def missing_inputs(df: pl.DataFrame, scored: pl.DataFrame) -> pl.Series:
     return out.replace("", None)
 
 
+def _flat_for_csv(batch: pl.DataFrame) -> pl.DataFrame:
+    """CSV holds no nested values: list/struct cells (from JSON Lines input) become JSON text."""
+    nested = [c for c, t in batch.schema.items() if t.is_nested() or t == pl.Object]
+    if not nested:
+        return batch
+    return batch.with_columns([
+        pl.Series(c, [None if v is None else json.dumps(v, default=str, allow_nan=True)
+                      for v in batch.get_column(c).to_list()], dtype=pl.String)
+        for c in nested])
+
+
 def _writer(fmt: str, fh, first: bool, batch: pl.DataFrame, state: dict) -> None:
     if fmt == "csv":
-        batch.write_csv(fh, include_header=first)
+        _flat_for_csv(batch).write_csv(fh, include_header=first)
     elif fmt == "jsonl":
         batch.write_ndjson(fh)
     else:
@@ -276,13 +287,19 @@ def _score_batches(df: pl.DataFrame, bad: list[tuple[int, str]], kept: list[int]
     row_map = pl.Series("row", kept, dtype=pl.UInt32) if kept is not None else None
     invalid = len(bad)
     n_missing = 0
+    # score_frame needs these two columns present (its cross-field rule); added for scoring only
+    pad = [c for c in ("primary_site", "primary_histology") if c not in df.columns]
     for start in range(0, max(n, 1), batch_size):
         batch = df.slice(start, batch_size)
+        if pad and batch.height:
+            batch = batch.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in pad])
         scored, errors = score_frame(batch, row_offset=start)
         if batch.width:
             miss = missing_inputs(batch, scored)
             n_missing += miss.len() - miss.null_count()
             scored = scored.with_columns(miss)
+        if pad and batch.height:
+            scored = scored.drop(pad)
         if row_map is not None and errors.height:
             errors = errors.with_columns(row_map.gather(errors.get_column("row") - 1))
         invalid += errors.get_column("row").n_unique() if errors.height else 0

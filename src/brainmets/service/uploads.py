@@ -115,7 +115,7 @@ def stage_upload(src: BinaryIO, tmp_root: Path, settings: Settings) -> Staged:
             try:
                 with gzip.open(raw, "rb") as g:
                     head = g.read(540)
-            except (OSError, EOFError) as exc:
+            except (OSError, EOFError, zlib.error) as exc:
                 raise UploadError(422, f"file: corrupt gzip data ({redact_paths(str(exc))})"
                                   ) from None
             if not _nifti_header_ok(head):
@@ -158,7 +158,8 @@ def _read_header(path: Path) -> object:
         cls = nib.Nifti1Header if _nifti_header_ok(head[:348]) and head[344:347] in (
             b"n+1", b"ni1") else nib.Nifti2Header
         return cls.from_fileobj(io.BytesIO(head), check=False)
-    except (OSError, EOFError, ValueError, nib.spatialimages.HeaderDataError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, zlib.error,
+            nib.spatialimages.HeaderDataError) as exc:  # KeyError: unknown datatype code
         raise UploadError(422, f"file: not a readable NIfTI header ({redact_paths(str(exc))})"
                           ) from None
 
@@ -166,6 +167,7 @@ def _read_header(path: Path) -> object:
 def _check_header(hdr: object, settings: Settings) -> tuple[tuple[int, ...], object, int]:
     """Shape, voxel dtype and data offset, refused before any allocation when too big."""
     import numpy as np
+    from nibabel.spatialimages import HeaderDataError
 
     try:
         shape = tuple(int(d) for d in hdr.get_data_shape())  # type: ignore[attr-defined]
@@ -173,7 +175,7 @@ def _check_header(hdr: object, settings: Settings) -> tuple[tuple[int, ...], obj
         offset = int(hdr.get_data_offset())  # type: ignore[attr-defined]
         zooms = np.asarray(hdr.get_zooms()[:3], dtype=float)  # type: ignore[attr-defined]
         aff = np.asarray(hdr.get_best_affine(), dtype=float)  # type: ignore[attr-defined]
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (ValueError, TypeError, OverflowError, KeyError, HeaderDataError) as exc:
         raise UploadError(422, f"file: invalid NIfTI header ({redact_paths(str(exc))})") from None
     if len(shape) == 4 and shape[3] == 1:
         shape = shape[:3]
@@ -229,7 +231,7 @@ def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
                     bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
                     if bad:
                         break
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise UploadError(422, f"file: image data could not be read "
                           f"({redact_paths(str(exc))})") from None
     if bad:
