@@ -162,6 +162,14 @@ class CaseResponse(ResponseResult):
     )
 
 
+class ReviewSummary(BaseModel):
+    """Review state of the current scan's lesions (added ones included)."""
+
+    counts: dict[str, int] = Field(default_factory=dict, description="lesions per status")
+    counted: int = Field(description="lesions not rejected")
+    provisional: bool = Field(description="a lesion of the scan is still detected (unreviewed)")
+
+
 class Case(Assessment):
     """CONTRACT §2 (every :class:`~brainmets.model.Assessment` field) plus the lesions used,
     whether the case is provisional, scan findings and the response."""
@@ -174,6 +182,7 @@ class Case(Assessment):
     provisional: bool = False
     current_scan: ScanRef | None = None
     scan_findings: list[ScanFindings] = Field(default_factory=list)
+    review: ReviewSummary | None = None
     response: CaseResponse | None = None
     response_note: str | None = None
     deidentified_dates: str | None = Field(
@@ -243,6 +252,7 @@ def assess_case(
         lesions=[c.shown for c in pick.used], lesions_not_used=pick.not_used,
         lesion_source=pick.source,
         provisional=pick.provisional, current_scan=current.ref if current else None,
+        review=pick.review,
         scan_findings=[_findings(sc) for sc in ordered], response=response, response_note=note,
     )
     return Case.model_validate(data)
@@ -342,6 +352,7 @@ class _Cand(BaseModel):
 
 
 class _Pick(BaseModel):
+    review: ReviewSummary | None = None
     used: list[_Cand] = Field(default_factory=list)
     not_used: list[CaseLesion] = Field(default_factory=list)
     source: Literal["record", "scan", "review", "none"] = "none"
@@ -410,6 +421,23 @@ def _record_lesions(patient: Patient) -> list[_Cand]:
 def _choose_lesions(patient: Patient, current: ScanInput | None,
                     reviews: dict[str, LesionReview]) -> _Pick:
     """Lesion precedence (module docstring): review > record > detected; rejected never."""
+    pick = _pick_lesions(patient, current, reviews)
+    pick.review = _review_summary(_scan_lesions(current, reviews))
+    return pick
+
+
+def _review_summary(scan: list[_Cand]) -> ReviewSummary | None:
+    if not scan:
+        return None
+    counts = dict.fromkeys(("detected", "confirmed", "rejected", "added"), 0)
+    for c in scan:
+        counts[c.shown.status or "detected"] += 1
+    return ReviewSummary(counts=counts, counted=len(scan) - counts["rejected"],
+                         provisional=counts["detected"] > 0)
+
+
+def _pick_lesions(patient: Patient, current: ScanInput | None,
+                  reviews: dict[str, LesionReview]) -> _Pick:
     record = _record_lesions(patient)
     scan = _scan_lesions(current, reviews)
     rejected = [c.shown.model_copy(update={"reason": "rejected in review"})

@@ -88,6 +88,9 @@ def test_reviewed_lesions_win_and_rejected_never_count():
     assert not_used["L2"] == "rejected in review"
     assert {"R1", "R2"} <= set(not_used)  # the record's lesions are replaced, and it says so
     assert c.provisional is False
+    assert c.review is not None and c.review.counts == {
+        "detected": 0, "confirmed": 1, "rejected": 1, "added": 1}
+    assert c.review.counted == 2 and c.review.provisional is False
     rec = assessed_record(_record(), [scan], review=review)
     assert [x.get("eloquent") for x in rec["brain_metastases"]["lesions"]] == [None, True]
 

@@ -134,7 +134,6 @@ def patient_case(s: Session, p: Patient, store: Any = None,
     rec["id"] = p.id
     result = assess_case(rec, scans, review=reviews, response_cache=cache).model_dump(
         mode="json")
-    result["review"] = review.review_state(review.current_lesions(s, p)[1])
     s.add(AssessmentRow(patient_id=p.id, record_version=p.version, scan_id=current,
                         result=result, software_version=v["brainmets"],
                         knowledge_version=v["knowledge_base"], review_key=key))
