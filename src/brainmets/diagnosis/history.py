@@ -131,5 +131,7 @@ def history_text(h: LesionHistory) -> str:
     for name, value in (("irradiated", h.irradiated), ("resected", h.resected),
                         ("histology confirmed", h.histology_confirmed)):
         parts.append(f"{name}: {'yes' if value else 'no' if value is False else 'not recorded'}")
+    if h.histology_confirmed is None and h.resected:
+        parts[-1] = "histology: known from the resection"
     mod = f" ({', '.join(h.modalities)})" if h.modalities else ""
     return "; ".join(parts).replace("irradiated: yes", f"irradiated: yes{mod}")

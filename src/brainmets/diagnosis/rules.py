@@ -82,9 +82,48 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
+#: inputs read only by the display rules of one question (besides the thresholds' metrics)
+_CONTEXT_INPUTS = {
+    "recurrence_vs_necrosis": ("months_since_srs", "pre_srs_hyperperfused", "lesional_cho_cr",
+                               "lesional_cho_naa", "pet_tac_pattern"),
+    "abscess": ("abscess_peaks", "lipid_lactate"),
+}
+
+
+def question_inputs() -> dict[str, set[str]]:
+    """The advanced-imaging fields each question reads (threshold metrics + display inputs)."""
+    out: dict[str, set[str]] = {q: set(v) for q, v in _CONTEXT_INPUTS.items()}
+    for t in facts.thresholds()["threshold"].values():
+        out.setdefault(t["question_id"], set()).add(t["metric"])
+    return out
+
+
+def _entered(ai: AdvancedImaging | None, fields: set[str]) -> list[str]:
+    return sorted(f for f in fields if ai is not None and getattr(ai, f, None) is not None)
+
+
+def _unused_note(p: Plan, ai: AdvancedImaging | None) -> None:
+    """Nothing silent: values entered only for questions not asked are named."""
+    inputs = question_inputs()
+    used = set().union(*(inputs.get(q, set()) for q in p.asked))
+    unused = [f for q, fields in inputs.items() if q not in p.asked
+              for f in _entered(ai, fields - used)]
+    if unused:
+        p.not_asked.append(
+            "Entered values not interpreted (they answer only a question not asked for this "
+            f"lesion): {', '.join(f'advanced_imaging.{f}' for f in sorted(set(unused)))}.")
+
+
 def plan(patient: Patient) -> Plan:
-    """Which questions fit the lesion's history (diagnosis.md §2.5 vs §2.6 populations)."""
-    h = lesion_history(patient, patient.advanced_imaging)
+    """Which questions fit the lesion's history (diagnosis.md §2.5 vs §2.6 populations).
+
+    History not recorded (no treatment listed, histology open or not recorded): the
+    differential of an untreated lesion is asked, saying what it assumes; recurrence vs
+    radiation necrosis is asked only for an irradiated lesion, or, with a caveat, when the
+    treatment is not recorded but values that only this question reads were entered.
+    """
+    ai = patient.advanced_imaging
+    h = lesion_history(patient, ai)
     p = Plan(history=h)
     known = history_text(h)
     if h.treated is True or h.undiagnosed is False:
@@ -94,17 +133,28 @@ def plan(patient: Patient) -> Plan:
             f"are not asked: the lesion is {why} ({known}).")
     else:
         caveat = None if (h.treated is False and h.undiagnosed is True) else (
-            f"history not fully recorded ({known}): this question applies only to an untreated "
-            "lesion whose diagnosis is open")
+            f"history not fully recorded ({known}): read as untreated with its diagnosis open, "
+            "since this question applies only to an untreated lesion whose diagnosis is open; "
+            "if it was treated or its histology is known, record it (radiation_history, "
+            "brain_metastases.lesions[].resected or prior_srs, "
+            "advanced_imaging.histology_confirmed)")
         p.asked["glioblastoma_vs_metastasis"] = caveat
         p.asked["abscess"] = caveat
-    if h.irradiated is False:
-        p.not_asked.append(f"Recurrence vs radiation necrosis is not asked: the lesion was not "
-                           f"irradiated ({known}).")
+    recurrence_values = _entered(ai, question_inputs()["recurrence_vs_necrosis"])
+    if h.irradiated is True:
+        p.asked["recurrence_vs_necrosis"] = None
+    elif h.irradiated is None and (h.treated_unspecified or recurrence_values):
+        why = ("treated, modality not recorded" if h.treated_unspecified else
+               f"values entered for it: {', '.join(recurrence_values)}")
+        p.asked["recurrence_vs_necrosis"] = (
+            f"irradiation not recorded ({known}; {why}): this question applies only to an "
+            "irradiated lesion")
     else:
-        p.asked["recurrence_vs_necrosis"] = None if h.irradiated else (
-            f"irradiation not recorded ({known}): this question applies only to an irradiated "
-            "lesion")
+        why = ("the lesion was not irradiated" if h.irradiated is False else
+               "no irradiation of this lesion is recorded (radiation_history, prior_srs) and "
+               "no value that only this question reads was entered")
+        p.not_asked.append(f"Recurrence vs radiation necrosis is not asked: {why} ({known}).")
+    _unused_note(p, ai)
     return p
 
 
