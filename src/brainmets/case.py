@@ -487,7 +487,8 @@ def _pick_scan(live: list[_Cand], rejected: list[CaseLesion], record: list[_Cand
 def _scan_words(scan: ScanInput | None) -> str:
     if scan is None:
         return "no scan"
-    return f"scan {scan.id}" + (f" of {scan.date.isoformat()}" if scan.date else "")
+    # by date (an id is a long opaque token); the id only when the scan has no date
+    return f"the scan of {scan.date.isoformat()}" if scan.date else f"scan {scan.id}"
 
 
 def _with_lesions(patient: Patient, pick: _Pick) -> Patient:
