@@ -64,7 +64,9 @@ def run_demo(out: Path, with_mri: bool = True, seed: int = DEMO_SEED, log=print,
     _write(out / "patient.json", json.dumps(assessed, indent=2) + "\n")
     _write(out / "assessment.json",
            json.dumps(case.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
-    _write(out / "summary.txt", render_assessment(case))
+    from brainmets.commands.assess import case_lines
+
+    _write(out / "summary.txt", render_assessment(case) + "\n".join(case_lines(case)) + "\n")
     files += ["patient.json", "assessment.json", "summary.txt"]
     log("4/4 tumour-board report (PDF) ...")
     from brainmets.report.context import case_context
