@@ -110,7 +110,9 @@ def test_classify_rules():
     assert an.classify(an.Region(**base), plane_ok=False) == "finding"  # mirror not trusted
     assert an.classify(an.Region(**(base | {"elongation": 5.0}))) == "ignore"  # tube / sheet
     assert an.classify(an.Region(**(base | {"elongation": 2.8}))) == "finding"
-    assert an.classify(an.Region(**(base | {"height": 0.05}))) == "finding"  # skull base
+    assert an.classify(an.Region(**(base | {"height": 0.1}))) == "finding"  # skull base
+    assert an.classify(an.Region(**(base | {"height": 0.03}))) == "ignore"  # petrous level
+    assert an.classify(an.Region(**(base | {"depth_mm": 5.0}))) == "ignore"  # on the surface
     assert an.classify(an.Region(**(base | {"score": 1.2}))) == "finding"
     assert an.classify(an.Region(**(base | {"score": 0.5}))) == "ignore"
     assert an.classify(an.Region(**(base | {"enhancement_p90": 1.1}))) == "ignore"

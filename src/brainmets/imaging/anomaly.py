@@ -55,6 +55,8 @@ MAX_ELONGATION = 2.5  # masses are compact; sinuses, veins and dura are tubes an
 FINDING_SCORE = 1.0  # weaker regions, or not compact enough, are listed for review ...
 FINDING_MAX_ELONGATION = 3.0  # ... unless clearly tubular (asymmetric sinus / vein)
 BASE_HEIGHT = 0.15  # the lowest share of the brain (skull base: carotids, cavernous sinus)
+FLOOR_HEIGHT = 0.08  # below this (foramen magnum / petrous level) regions are not listed
+MIN_DEPTH_MM = 9.0  # regions hugging the mask surface are dura, sinuses or a mask leak
 DARK_LEVEL = 0.55  # x white matter: darker voxels count as CSF-like
 REF_WM_PROB = 0.9  # template white-matter probability for "should be white matter"
 REF_MIN_ML = 2.0  # a reference-deviation region must be at least this large
@@ -78,6 +80,7 @@ class Region:
     dark_fraction: float  # share of CSF-dark voxels (necrotic / cystic core)
     elongation: float  # sqrt(largest / smallest inertia eigenvalue): 1 ball, >> 1 tube/sheet
     height: float  # centroid height in the brain mask's z extent (0 bottom, 1 top)
+    depth_mm: float = 99.0  # median distance of its voxels from the brain-mask surface
     kind: str = "ignore"  # "lesion" | "finding" | "ignore" (see classify)
 
     def as_json(self) -> dict:
@@ -365,8 +368,10 @@ def _reference_regions(n: np.ndarray, mask: np.ndarray, wm_ref: np.ndarray,
 
 
 def mass_effect(n: np.ndarray, mask: np.ndarray, plane: Plane, depth_mm: np.ndarray,
-                aff: np.ndarray) -> MassEffect | None:
-    """Lateral-ventricle volumes either side of the plane and their centre's offset from it."""
+                aff: np.ndarray, exclude: np.ndarray | None = None) -> MassEffect | None:
+    """Lateral-ventricle volumes either side of the plane and their centre's offset from it.
+    ``exclude``: voxels that are not ventricle whatever their intensity (a lesion's necrotic or
+    cystic core)."""
     import cc3d
 
     ws = float(np.sqrt((aff[:3, :3] ** 2).sum(axis=0)).mean())
@@ -376,6 +381,8 @@ def mass_effect(n: np.ndarray, mask: np.ndarray, plane: Plane, depth_mm: np.ndar
     sel = ((n[tuple(pts.T)] < DARK_LEVEL) & (depth_mm[tuple(pts.T)] > VENT_DEPTH_MM)
            & (np.abs(dist) < VENT_MAX_LATERAL_MM))
     dark[tuple(pts[sel].T)] = True
+    if exclude is not None:
+        dark &= ~exclude
     lab = cc3d.connected_components(dark.astype(np.uint8), connectivity=6)
     counts = np.bincount(lab.ravel())
     counts[0] = 0
@@ -434,7 +441,7 @@ def detect_anomalies(data: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
     if thick:
         notes.append(f"slices thicker than {THICK_MM:g} mm: asymmetry regions are listed for "
                      "review, never reported as lesions")
-    regions = _regions(lab, n, mw, asym, thr, a_reg, r_reg, plane, aw,
+    regions = _regions(lab, n, mw, depth, asym, thr, a_reg, r_reg, plane, aw,
                        corr >= MIN_PLANE_CORR and not thick)
     regions = [r for r in regions if r.kind != "ignore"]
     keep = np.zeros(int(lab.max()) + 1, np.int32)
@@ -445,7 +452,9 @@ def detect_anomalies(data: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
     if corr < MIN_PLANE_CORR:
         notes.append(f"mid-sagittal symmetry is low ({corr:.2f}): asymmetry regions are listed "
                      "for review only")
-    me = mass_effect(n, mw, plane, depth, aw)
+    # a lesion's dark core is not a ventricle: enhancing asymmetry regions, grown, hole-filled
+    core = ndi.binary_fill_holes(ndi.binary_dilation(a_reg, iterations=2))
+    me = mass_effect(n, mw, plane, depth, aw, exclude=core)
     normal = np.array([1.0, -plane.a, -plane.b])
     normal = aw[:3, :3] @ normal
     return AnomalyReport(
@@ -456,7 +465,8 @@ def detect_anomalies(data: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
     )
 
 
-def _regions(lab: np.ndarray, n: np.ndarray, mask: np.ndarray, asym: np.ndarray, thr: float,
+def _regions(lab: np.ndarray, n: np.ndarray, mask: np.ndarray, depth: np.ndarray,
+             asym: np.ndarray, thr: float,
              a_reg: np.ndarray, r_reg: np.ndarray, plane: Plane, aw: np.ndarray,
              plane_ok: bool) -> list[Region]:
     """Region rows for components of at least ``MIN_REGION_ML``, largest first."""
@@ -498,6 +508,7 @@ def _regions(lab: np.ndarray, n: np.ndarray, mask: np.ndarray, asym: np.ndarray,
             dark_fraction=round(float((vals < DARK_LEVEL).mean()), 3),
             elongation=round(float(np.sqrt(ev[2] / ev[0])), 2),
             height=round(float((c_idx[2] - z_lo) / max(z_hi - z_lo, 1.0)), 3),
+            depth_mm=round(float(np.median(depth[sl][m])), 1),
         ))
         out[-1].kind = classify(out[-1], plane_ok)
     out.sort(key=lambda r: -r.volume_ml)
@@ -509,7 +520,8 @@ def classify(r: Region, plane_ok: bool = True) -> str:
     if "asymmetry" not in r.signals or r.volume_ml < MIN_REGION_ML:
         return "ignore"
     if (r.score < FINDING_SCORE or r.elongation > FINDING_MAX_ELONGATION
-            or r.enhancement_p90 < ENHANCING_RATIO):
+            or r.enhancement_p90 < ENHANCING_RATIO or r.depth_mm < MIN_DEPTH_MM
+            or r.height < FLOOR_HEIGHT):
         return "ignore"
     strong = (plane_ok and r.score >= STRONG_SCORE and r.volume_ml >= LESION_MIN_ML
               and r.enhancement_p90 >= ENHANCING_RATIO and r.elongation <= MAX_ELONGATION
