@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 import pytest
+
+from brainmets.knowledge import reference
 
 SHAPE = (36, 36, 9)
 VOX = 2.0
@@ -108,3 +113,105 @@ def phantom():
                            gamma=gamma_curve, codes=SimpleNamespace(
                                BG=BG, WM=WM, GM=GM, CSF=CSF, RIM=RIM, CORE=CORE, OEDEMA=OEDEMA),
                            tissue=TISSUE)
+
+
+# ---------------------------------------------------------------- acceptance cases (issue #19)
+# Records written the way someone outside the project would enter them from CONTRACT §1 (patient
+# record, radiation_history) and diagnosis.md (advanced-imaging inputs), and the checks every
+# diagnosis block must pass (CONTRACT §2 ``diagnosis``).
+
+CONFIDENCES = {"confirmed", "single_source", "uncertain", "interpolated"}
+GBM, ABSCESS, RECURRENCE = "glioblastoma_vs_metastasis", "abscess", "recurrence_vs_necrosis"
+
+# every advanced-imaging value a clinician could enter after a full work-up (DWI, DSC, MRS,
+# FET-PET, ASL); values chosen on the "supports" side of the diagnosis.md §7.9 cut-offs
+FULL_IMAGING: dict[str, Any] = {
+    "ring_enhancing": True, "solitary_enhancing_lesion": True,
+    "cavity_adc": 0.8, "cavity_adc_ratio": 1.2, "nawm_adc": 0.8,
+    "lesion_adc": 0.9, "lesion_adc_region": "solid_enhancing",
+    "perilesional_max_rcbv": 1.8, "lesion_max_rcbv_wm": 2.6, "lesion_max_rcbv_gm": 1.9,
+    "lesion_psr_percent": 80, "rcbv_measurement": "hot_spot_roi",
+    "dsc_leakage_corrected": True, "dsc_te_ms": 30, "dsc_field_strength_t": 3,
+    "dsc_flip_angle_deg": 60, "dsc_preload": "yes",
+    "peritumoral_cho_naa": 1.5, "peritumoral_cho_cr": 1.4, "lesional_cho_naa": 2.1,
+    "lesional_cho_cr": 1.9, "lipid_lactate": True, "abscess_peaks": False, "mrs_te_ms": 135,
+    "mrs_field_strength_t": 3,
+    "pet_tracer": "fet", "pet_tbrmax": 2.4, "pet_tbrmean": 2.0,
+    "pet_background_method": "contralateral crescent VOI", "pet_uptake_window": "20-40 min p.i.",
+    "pet_tac_pattern": "decreasing",
+    "peritumoral_asl_cbf_gradient": 2.5,
+}
+
+# the differential inputs only (an untreated lesion's work-up: no SRS-related values)
+UNTREATED_IMAGING: dict[str, Any] = {
+    k: v for k, v in FULL_IMAGING.items()
+    if k not in {"lesion_max_rcbv_wm", "lesion_max_rcbv_gm", "lesional_cho_naa",
+                 "lesional_cho_cr", "pet_tracer", "pet_tbrmax", "pet_tbrmean",
+                 "pet_background_method", "pet_uptake_window", "pet_tac_pattern"}
+}
+
+
+def resected_irradiated_breast(**imaging: Any) -> dict[str, Any]:
+    """Breast metastasis resected, then SRS to the cavity 7 months ago (20 Gy x 1)."""
+    return {
+        "id": "resected-srs", "age": 55, "sex": "female", "kps": 90,
+        "primary": {"site": "breast", "er": "positive", "pr": "positive", "her2": "negative",
+                    "controlled": True},
+        "extracranial_metastases": False,
+        "brain_metastases": {"count": 1, "lesions": [
+            {"diameter_mm": 18, "location": "supratentorial", "resected": True,
+             "cavity_volume_ml": 3.2}]},
+        "symptoms": {"status": "asymptomatic"},
+        "radiation_history": [{"date": "2026-05-06", "modality": "srs", "lesion_ids": ["L1"],
+                               "dose_gy": 20, "fractions": 1}],
+        "advanced_imaging": {**copy.deepcopy(FULL_IMAGING), "months_since_srs": 7, **imaging},
+    }
+
+
+def untreated_solitary_ring(site: str = "nsclc", **imaging: Any) -> dict[str, Any]:
+    """A single ring-enhancing lesion, never treated, no radiation_history key at all."""
+    return {
+        "id": "untreated-ring", "age": 64, "sex": "male", "kps": 80,
+        "primary": {"site": site},
+        "brain_metastases": {"count": 1, "lesions": [
+            {"diameter_mm": 28, "location": "supratentorial", "resected": False,
+             "enhancement": "ring"}]},
+        "advanced_imaging": {**copy.deepcopy(UNTREATED_IMAGING), **imaging},
+    }
+
+
+def asked(block: Any) -> list[str]:
+    return [q.id for q in block.questions]
+
+
+def check_block(block: Any) -> None:
+    """CONTRACT §2 invariants: every statement and context row sourced with a known reference and
+    a confidence word; every interpolated cut-off says so in its text (issue #19)."""
+    for s in block.statements:
+        assert s.source, s.id
+        for ref in [s.source, *s.sources]:
+            assert reference(ref).citation, ref  # resolves in the reference registry
+        assert s.confidence in CONFIDENCES, (s.id, s.confidence)
+        assert s.question in {GBM, ABSCESS, RECURRENCE, "qc"}, s.question
+        if s.confidence == "interpolated":
+            assert "interpolated" in s.text, s.text
+            assert "from a published study" not in s.text, s.text
+    ctx = block.context
+    assert ctx.epidemiology and ctx.screening
+    for row in [*ctx.epidemiology, *ctx.screening, *ctx.unconfirmed]:
+        assert row.source and row.sources, row.text
+        for ref in row.sources:
+            assert reference(ref).citation, ref
+        assert row.confidence in CONFIDENCES, (row.text, row.confidence)
+
+
+def block_json(block: Any) -> str:
+    return json.dumps(block.model_dump(mode="json"))
+
+
+@pytest.fixture
+def cases():
+    return SimpleNamespace(
+        FULL=FULL_IMAGING, UNTREATED=UNTREATED_IMAGING, GBM=GBM, ABSCESS=ABSCESS,
+        RECURRENCE=RECURRENCE, CONFIDENCES=CONFIDENCES, resected=resected_irradiated_breast,
+        untreated=untreated_solitary_ring, asked=asked, check=check_block, dump=block_json)

@@ -1,0 +1,99 @@
+"""Acceptance cases (issue #19): each statement says how sure it is and whether the value was
+measured the way the study measured it. Cut-offs are written here from diagnosis.md (section in
+each comment), never read from the thresholds file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brainmets.diagnosis.block import diagnosis_block
+from brainmets.model import parse_patient
+
+
+def _statements(rec: dict[str, Any]) -> dict[str, Any]:
+    block = diagnosis_block(parse_patient(rec))
+    return {s.id: s for s in block.statements}
+
+
+def test_absolute_cavity_adc_is_the_toolkits_own_cut_off(cases) -> None:
+    # §1.4 R-DWI-2: cavity ADC < 1.0 without a NAWM reference; "our interpolation between reported
+    # means, not a published threshold"
+    rec = cases.untreated()
+    for key in ("cavity_adc_ratio", "nawm_adc"):
+        rec["advanced_imaging"].pop(key)
+    st = _statements(rec)["R-DWI-2:T1b"]
+    assert st.status == "supports" and st.confidence == "interpolated"
+    assert "interpolated" in st.text and "not a published threshold" in st.text
+    assert "from a published study" not in st.text
+    assert st.cutoff == "< 1 x10^-3 mm^2/s"
+
+
+def test_low_psr_is_the_toolkits_own_cut_off(cases) -> None:
+    # §2.7 R-PWI-2: "markedly low (e.g., < ~60%)": UNCERTAIN, between reported group means
+    st = _statements(cases.untreated(lesion_psr_percent=50))["R-PWI-2:T3b"]
+    assert st.status == "supports" and "typical of metastasis" in st.text
+    assert st.confidence == "interpolated" and "interpolated" in st.text
+    assert "from a published study" not in st.text
+
+
+def test_lesion_adc_over_the_whole_lesion_lowers_the_combined_rule(cases) -> None:
+    # §2.5 Romano 2022: lesional ADC of the enhancing solid part; a cavity raises the mean
+    rec = cases.untreated(lesion_adc_region="whole_lesion")
+    st = _statements(rec)["R-PWI-1c:T2c"]
+    assert st.reliability == "low" and "solid enhancing part" in st.text
+    st = _statements(cases.untreated())["R-PWI-1c:T2c"]
+    assert st.reliability == "standard" and st.status == "supports"
+
+
+def test_voxel_max_rcbv_lowers_the_recurrence_statement(cases) -> None:
+    # §2.6 Hoefnagels 2009 measured max rCBV in ROIs; a single-voxel maximum is not the same
+    st = _statements(cases.resected(rcbv_measurement="voxel_max"))["R-PWI-3:T4"]
+    assert st.reliability == "low" and "hot-spot" in st.text
+
+
+def test_perfusion_without_leakage_correction_is_low_reliability(cases) -> None:
+    # §2.7 R-PWI-4: no leakage correction -> every perfusion flag low reliability
+    st = _statements(cases.resected(dsc_leakage_corrected=False))["R-PWI-3:T4"]
+    assert st.reliability == "low" and "leakage correction" in st.text
+
+
+def test_te_outside_the_consensus_is_low_reliability(cases) -> None:
+    # §2.3 Boxerman 2020: TE 20-35 ms at 3 T
+    st = _statements(cases.resected(dsc_te_ms=45))["R-PWI-3:T4"]
+    assert st.reliability == "low" and "TE 45" in st.text
+
+
+def test_mrs_lipid_lactate_is_read(cases) -> None:
+    # §3.4 Lai 2002: lactate/lipid in tumour and abscess spectra alike
+    found = [s for s in _statements(cases.untreated()).values() if "Lipid/lactate" in s.text]
+    assert found and found[0].source == "DX-LAI2002" and found[0].question == "abscess"
+
+
+def test_fet_time_activity_curve_is_an_input(cases) -> None:
+    # §4.3 R-PET-1: decreasing TAC supports recurrence; increasing favours radiation change
+    dec = [s for s in _statements(cases.resected()).values() if "time-activity" in s.text]
+    assert dec and dec[0].status == "supports"
+    inc = [s for s in _statements(cases.resected(pet_tac_pattern="increasing")).values()
+           if "time-activity" in s.text]
+    assert inc and inc[0].status == "does_not_support"
+
+
+def test_fet_cut_offs_without_method_are_values_only(cases) -> None:
+    # §4.3 R-PET-4: background ROI method or uptake window not recorded -> values only
+    rec = cases.resected()
+    del rec["advanced_imaging"]["pet_background_method"]
+    st = _statements(rec)["R-PET-1:T8"]
+    assert st.status == "not_assessable"
+    assert "advanced_imaging.pet_background_method" in st.missing
+
+
+def test_adc_unit_error_blocks_adc_cut_offs(cases) -> None:
+    # §1.4 R-DWI-3: NAWM ADC outside 0.5-1.2 x10^-3 mm^2/s -> scaling error suspected
+    sts = _statements(cases.untreated(nawm_adc=2.0))
+    assert sts["R-DWI-3"].status == "display_only" and "interpolated" in sts["R-DWI-3"].text
+    assert sts["R-DWI-1:T1"].status == "not_assessable"
+
+
+def test_every_statement_of_both_cases_is_sourced_and_labelled(cases) -> None:
+    for rec in (cases.resected(), cases.untreated(), cases.untreated(**cases.FULL)):
+        cases.check(diagnosis_block(parse_patient(rec)))
