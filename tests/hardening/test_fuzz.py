@@ -277,7 +277,7 @@ def _zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, data in members:
-            z.writestr(name or "x", data)
+            z.writestr(name.replace("\0", "") or "x", data)  # NUL ends a zip name
     return buf.getvalue()
 
 

@@ -106,3 +106,40 @@ def test_redact_paths():
     assert redact_paths(msg) == "cannot read <file input.nii.gz>: bad header"
     assert redact_paths(r"C:\data\tmp\x.nii failed") == "<file x.nii> failed"
     assert redact_paths("age: expected >= 18") == "age: expected >= 18"
+
+
+def test_constant_volume_and_huge_offset_refused(tmp_path):
+    """A constant volume used to be accepted and fail in the job (with a server path)."""
+    import gzip
+
+    import nibabel as nib
+    import numpy as np
+
+    flat = nib.Nifti1Image(np.full((16, 16, 12), 7, np.int16), np.eye(4)).to_bytes()
+    with pytest.raises(UploadError) as ei:
+        stage_upload(io.BytesIO(gzip.compress(flat)), tmp_path / "a", Settings())
+    assert ei.value.status == 422 and "constant volume" in ei.value.message
+    hdr = nib.Nifti1Header()
+    hdr.set_data_shape((16, 16, 12))
+    hdr["vox_offset"] = 2**30  # 1 GB of "extensions" before the data
+    with pytest.raises(UploadError) as ei:
+        stage_upload(io.BytesIO(gzip.compress(hdr.binaryblock + b"\0" * 4)), tmp_path / "b",
+                     Settings())
+    assert ei.value.status == 422 and "offset" in ei.value.message
+
+
+def test_failed_job_error_has_no_server_path(hapi, hhelpers, tmp_path):
+    """A scan job that fails with an exception naming its input file shows no path."""
+    pid = hapi.client.post("/api/patients", json=hhelpers.PATIENT, headers=hapi.h()).json()["id"]
+
+    def failing(src, out):
+        raise ValueError(f"{src}: detector failed")
+
+    hapi.client.app.state.jobs.scan_fn = failing
+    nii = hhelpers.tiny_nifti(tmp_path / "t.nii.gz").read_bytes()
+    job = hapi.client.post(f"/api/patients/{pid}/scans", headers=hapi.h(),
+                           files={"file": ("t.nii.gz", nii)}).json()["job"]
+    hapi.client.app.state.jobs.wait(job, 30)
+    st = hapi.client.get(f"/api/jobs/{job}", headers=hapi.h()).json()
+    assert st["status"] == "failed" and "detector failed" in st["error"]
+    assert str(hapi.store.data_dir) not in st["error"] and "<file input.nii.gz>" in st["error"]

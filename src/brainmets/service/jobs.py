@@ -121,7 +121,9 @@ class JobRunner:
                 scan = s.get(Scan, scan_id)
                 if scan is not None:
                     scan.status, scan.finished_at = "failed", utcnow()
-                    scan.error = f"{type(exc).__name__}: {exc}"[:1000]
+                    from brainmets.service.security import redact_paths
+
+                    scan.error = redact_paths(f"{type(exc).__name__}: {exc}")[:1000]
             return
         result.pop("input", None)  # absolute server path: not for clients
         with self.store.session() as s:

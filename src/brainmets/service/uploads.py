@@ -18,8 +18,8 @@ Resource ceilings are decided *before* anything is allocated:
 
 NaN/Inf policy: a volume holding **any** NaN or infinite voxel value is refused at upload with
 422 (the detector's intensity statistics are undefined on them, and replacing them would alter
-the image); the message says how to fix it. Nothing is accepted that the scan job would later
-fail on for this reason.
+the image); the message says how to fix it. A constant volume (no image content) is refused
+the same way. Nothing is accepted that the scan job would later fail on for these reasons.
 """
 
 from __future__ import annotations
@@ -207,30 +207,53 @@ def _check_header(hdr: object, settings: Settings) -> tuple[tuple[int, ...], obj
     return shape, dtype, offset
 
 
-def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
-    """Header checks, then a streamed read of the data (bounded memory, capped length)."""
+MAX_HEADER_BYTES = 64 * 2**20  # vox_offset: header plus extensions
+
+
+def _skip(f: BinaryIO, n: int) -> None:
+    while n > 0:  # in pieces: a huge vox_offset must not become one huge read
+        got = f.read(min(CHUNK, n))
+        if not got:
+            return
+        n -= len(got)
+
+
+def _scan_data(path: Path, dtype: object, offset: int,
+               nbytes: int) -> tuple[int, int, float, float]:
+    """Stream the voxel data once: (bytes missing, non-finite count, min, max)."""
     import numpy as np
 
-    shape, dtype, offset = _check_header(_read_header(path), settings)
-    nbytes = shape[0] * shape[1] * shape[2] * dtype.itemsize  # type: ignore[attr-defined]
     opener = gzip.open if path.suffix == ".gz" else open
-    step = DATA_CHUNK - DATA_CHUNK % dtype.itemsize  # type: ignore[attr-defined]
-    bad = 0
-    try:
-        with opener(path, "rb") as f:
-            f.seek(offset) if opener is open else f.read(offset)
-            left = nbytes
-            while left > 0:
-                chunk = f.read(min(step, left))  # never more than the header promises
-                if not chunk:
+    size = dtype.itemsize  # type: ignore[attr-defined]
+    step = DATA_CHUNK - DATA_CHUNK % size
+    bad, lo, hi, left = 0, float("inf"), float("-inf"), nbytes
+    with opener(path, "rb") as f:
+        _skip(f, offset)
+        while left > 0:
+            chunk = f.read(min(step, left))  # never more than the header promises
+            if not chunk:
+                break
+            left -= len(chunk)
+            arr = np.frombuffer(chunk[: len(chunk) - len(chunk) % size], dtype=dtype)
+            if not arr.size:
+                continue
+            if dtype.kind == "f":  # type: ignore[attr-defined]
+                bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+                if bad:
                     break
-                left -= len(chunk)
-                if dtype.kind == "f":  # type: ignore[attr-defined]
-                    usable = len(chunk) - len(chunk) % dtype.itemsize  # type: ignore[attr-defined]
-                    arr = np.frombuffer(chunk[:usable], dtype=dtype)
-                    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-                    if bad:
-                        break
+            lo, hi = min(lo, float(arr.min())), max(hi, float(arr.max()))
+    return left, bad, lo, hi
+
+
+def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
+    """Header checks, then a streamed read of the data (bounded memory, capped length)."""
+    shape, dtype, offset = _check_header(_read_header(path), settings)
+    if offset > MAX_HEADER_BYTES:
+        raise UploadError(422, f"file: NIfTI data offset {offset:,} bytes is implausible "
+                          f"(more than {MAX_HEADER_BYTES // 2**20} MB of header extensions)")
+    nbytes = shape[0] * shape[1] * shape[2] * dtype.itemsize  # type: ignore[attr-defined]
+    try:
+        left, bad, lo, hi = _scan_data(path, dtype, offset, nbytes)
     except (OSError, EOFError, zlib.error) as exc:
         raise UploadError(422, f"file: image data could not be read "
                           f"({redact_paths(str(exc))})") from None
@@ -241,6 +264,8 @@ def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
     if left > 0:
         raise UploadError(
             422, f"file: image data truncated ({nbytes - left:,} of {nbytes:,} bytes present)")
+    if lo == hi:
+        raise UploadError(422, f"file: constant volume (every voxel = {lo:g}): no image content")
     return shape
 
 
