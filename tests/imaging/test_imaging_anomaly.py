@@ -228,3 +228,23 @@ def test_real_scan_lesions_from_this_signal_are_tumour(case):
     if case == "brats13-pat0003":
         assert len(lesions) == 1
     assert rep.seconds < 30
+
+
+def test_real_thick_slice_scan_lists_the_right_frontal_tumour():
+    """TCGA full-head 5.5 mm scan (real-scans README: a right frontal enhancing tumour): the
+    signal lists a region right of and in front of the brain's centre for review, and on slices
+    this thick it reports no lesion by itself."""
+    folder = REAL / "tcga-fg-6692"
+    if not folder.is_dir():
+        pytest.skip(f"development scans not present ({folder})")
+    from brainmets.imaging.io import load_volume
+
+    vol = load_volume(folder / "t1c_native.nii.gz")
+    data, mask, caff = _canon(vol.data, vol.affine)
+    rep = an.detect_anomalies(data, mask, caff)
+    assert [r for r in rep.regions if r.kind == "lesion"] == []
+    ijk = np.argwhere(mask[::2, ::2, ::2]).mean(0) * 2
+    centre = caff[:3, :3] @ ijk + caff[:3, 3]
+    rf = [r for r in rep.regions
+          if r.centroid_mm[0] - centre[0] > 10 and r.centroid_mm[1] - centre[1] > 15]
+    assert rf and rf[0].kind == "finding"
