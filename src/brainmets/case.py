@@ -98,6 +98,10 @@ class ScanInput(BaseModel):
     folder: Path | None = None
     steroid_mg_day: float | None = Field(default=None, ge=0, le=1000)
     clinical_status: ClinicalStatus | None = None
+    review: dict[str, LesionReview] = Field(
+        default_factory=dict, description="review of this scan's lesions (lesion id -> review):"
+        " rejected lesions leave the response too, corrected diameters enter it")
+    reviewed: bool = Field(default=False, exclude=True, description="internal: review applied")
 
     @property
     def ref(self) -> ScanRef:
@@ -267,7 +271,7 @@ def _compose_record(
     patient = record if isinstance(record, Patient) else parse_patient(dict(record))
     ordered, warnings = _order_scans(scans)
     current = ordered[-1] if ordered else None
-    reviews = _parse_review(review, current)
+    reviews = {**(current.review if current else {}), **_parse_review(review, current)}
     pick = _choose_lesions(patient, current, reviews)
     effective = _with_lesions(patient, pick)
     return patient, effective, pick, ordered, warnings + pick.notes
@@ -547,7 +551,7 @@ def compose_response(
                                         "follow-up")
         res, note = response_from_timepoints(rec, config), None
         return res, _join(io_note, note)
-    by_date = _one_per_date(scans)
+    by_date = [_reviewed_scan(sc) for sc in _one_per_date(scans)]
     if len(by_date) < 2:
         msg = ("one scan so far: response needs a baseline and a follow-up scan" if by_date
                else None)
@@ -559,6 +563,39 @@ def compose_response(
         if cache is not None:
             cache.put(key, hit)
     return hit[0], _join(io_note, hit[1])
+
+
+def _reviewed_scan(sc: ScanInput) -> ScanInput:
+    """The scan as reviewed, for the response: rejected lesions removed, corrected diameters
+    (``diameter_mm`` = longest axial, ``perpendicular_diameter_mm``) applied, added lesions with
+    a centroid and a diameter included (CONTRACT §5: rejected lesions never count)."""
+    if not sc.review:
+        return sc
+    lesions = []
+    for les in sc.result.lesions:
+        r = sc.review.get(f"L{les.id}")
+        if r is not None and r.status == "rejected":
+            continue
+        fix = r.corrections() if r is not None else {}
+        upd = {k: fix[src] for k, src in (("longest_axial_diameter_mm", "diameter_mm"),
+                                          ("perpendicular_diameter_mm",
+                                           "perpendicular_diameter_mm"),
+                                          ("volume_ml", "volume_ml"),
+                                          ("centroid_mm", "centroid_mm")) if src in fix}
+        lesions.append(les.model_copy(update=upd))
+    next_id = max((les.id for les in sc.result.lesions), default=0)
+    known = {f"L{les.id}" for les in sc.result.lesions}
+    for lid, r in sc.review.items():
+        if lid in known or r.status == "rejected" or r.centroid_mm is None \
+                or r.diameter_mm is None:
+            continue
+        next_id += 1
+        lesions.append(ScanLesion(id=next_id, centroid_mm=r.centroid_mm,
+                                  longest_axial_diameter_mm=r.diameter_mm,
+                                  perpendicular_diameter_mm=r.perpendicular_diameter_mm,
+                                  volume_ml=r.volume_ml, found_by=[f"review {lid}"]))
+    result = sc.result.model_copy(update={"lesions": lesions})
+    return sc.model_copy(update={"result": result, "reviewed": True})
 
 
 def _join(*parts: str | None) -> str | None:
@@ -628,6 +665,23 @@ def response_from_scan_dirs(
     })
 
 
+def _scan_folder(sc: ScanInput, f: Path) -> Path:
+    """A scan output folder holding this scan's (reviewed) lesions.json, pointing at its input
+    image and label map when the scan's own folder has them (for registration)."""
+    f.mkdir()
+    update: dict[str, Any] = {"date": sc.date.isoformat() if sc.date else None}
+    if sc.folder is not None:
+        src = Path(sc.folder)
+        if (src / "lesions.json").is_file():
+            update["input"] = ScanResult.load(src).input or sc.result.input
+        if (src / "lesions.nii.gz").is_file():
+            (f / "lesions.nii.gz").symlink_to((src / "lesions.nii.gz").resolve())
+        if update.get("input") and not Path(update["input"]).is_absolute():
+            update["input"] = str((src / update["input"]).resolve())
+    sc.result.model_copy(update=update).write(f / "lesions.json")
+    return f
+
+
 def _scan_response(scans: list[ScanInput], on_io: bool, start: dt.date | None,
                    config: Any) -> tuple[CaseResponse | None, str | None]:
     """Response from scans; scans without an output folder get a temporary one holding their
@@ -637,14 +691,11 @@ def _scan_response(scans: list[ScanInput], on_io: bool, start: dt.date | None,
     with tempfile.TemporaryDirectory(prefix="brainmets-case-") as tmp:
         folders = []
         for i, sc in enumerate(scans):
-            if sc.folder is not None and (Path(sc.folder) / "lesions.json").is_file():
+            on_disk = sc.folder is not None and (Path(sc.folder) / "lesions.json").is_file()
+            if sc.folder is not None and on_disk and not sc.reviewed:
                 folders.append(Path(sc.folder))
                 continue
-            f = Path(tmp) / f"scan{i}"
-            f.mkdir()
-            sc.result.model_copy(update={"date": sc.date.isoformat() if sc.date else None}
-                                 ).write(f / "lesions.json")
-            folders.append(f)
+            folders.append(_scan_folder(sc, Path(tmp) / f"scan{i}"))
         try:
             res = response_from_scan_dirs(
                 folders, [sc.date for sc in scans if sc.date is not None],

@@ -210,3 +210,20 @@ def test_lesions_json_round_trip_keeps_every_field(tmp_path):
     with pytest.raises(InputError) as e:
         ScanResult.parse({"lesions": [{"id": 0}]})
     assert "lesions[0].id" in str(e.value)
+
+
+def test_the_response_counts_the_reviewed_lesions():
+    # CONTRACT §5: rejected lesions never count, also not as new lesions in RANO-BM;
+    # a corrected diameter enters the sums (treatment.md §6.2: +20 % and +5 mm for PD)
+    base = _scan("s0", "2026-01-10", _lesion(1, 20.0, 15.0))
+    fp = _lesion(2, 8.0, 6.0, centroid=(-60.0, -40.0, 10.0))  # far from L1: a new lesion
+    follow = _scan("s1", "2026-03-10", _lesion(1, 20.0, 15.0), fp)
+    rec = _record(lesions=False, on_immunotherapy=False)
+    assert assess_case(rec, [base, follow]).response.category == "PD"
+    follow.review = {"L2": LesionReview(status="rejected")}
+    c = assess_case(rec, [base, follow])
+    assert c.response.category == "SD" and not c.response.new_lesions
+    grown = _scan("s1", "2026-03-10", _lesion(1, 30.0, 20.0))
+    assert assess_case(rec, [base, grown]).response.category == "PD"
+    grown.review = {"L1": LesionReview(status="confirmed", diameter_mm=21.0)}
+    assert assess_case(rec, [base, grown]).response.category == "SD"

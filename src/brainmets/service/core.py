@@ -77,27 +77,28 @@ def case_inputs(
 ) -> tuple[list[ScanInput], dict[str, LesionReview]]:
     """What the composer needs from the registry: the completed scans (oldest first; on one
     date the one finished last comes last, so it is the current scan) with their time-point
-    data and output folders, and the review of the current scan (CONTRACT §5)."""
+    data, output folders and reviews, and the lesions added by hand while no scan existed
+    (CONTRACT §5)."""
     from brainmets.service.jobs import scan_dir
 
     done = [sc for sc in p.scans if sc.status == "done" and sc.timepoint is not None]
     done.sort(key=lambda sc: (sc.timepoint.date, sc.finished_at or sc.created_at,
                               sc.created_at))
-    scans = [ScanInput(
-        id=sc.id, date=sc.timepoint.date, result=ScanResult.parse(sc.result or {}, f"scan {sc.id}"),
-        folder=scan_dir(store, sc.id) / "out" if store is not None else None,
-        steroid_mg_day=sc.timepoint.steroid_mg_day, clinical_status=sc.timepoint.clinical_status,
-    ) for sc in done]
-    current = scans[-1].id if scans else None
-    reviews = {
-        r.lesion_id: LesionReview.model_validate({
+    by_scan: dict[str | None, dict[str, LesionReview]] = {}
+    for r in repo.lesion_reviews(s, p.id):
+        by_scan.setdefault(r.scan_id, {})[r.lesion_id] = LesionReview.model_validate({
             **(r.measurements or {}), "status": r.status, "scan_id": r.scan_id,
             "method": r.method, "reviewed_by": r.reviewed_by,
             "reviewed_at": r.reviewed_at.isoformat(timespec="seconds") + "Z"
             if r.reviewed_at else None})
-        for r in repo.lesion_reviews(s, p.id) if r.scan_id in (None, current)
-    }
-    return scans, reviews
+    scans = [ScanInput(
+        id=sc.id, date=sc.timepoint.date,
+        result=ScanResult.parse(sc.result or {}, f"scan {sc.id}"),
+        folder=scan_dir(store, sc.id) / "out" if store is not None else None,
+        steroid_mg_day=sc.timepoint.steroid_mg_day, clinical_status=sc.timepoint.clinical_status,
+        review=by_scan.get(sc.id, {}),
+    ) for sc in done]
+    return scans, by_scan.get(None, {})
 
 
 def case_key(p: Patient, scans: list[ScanInput], reviews: dict[str, LesionReview]) -> str:
@@ -106,7 +107,8 @@ def case_key(p: Patient, scans: list[ScanInput], reviews: dict[str, LesionReview
     import hashlib
     import json
 
-    data = [p.version, [(sc.id, str(sc.date), sc.steroid_mg_day, sc.clinical_status)
+    data = [p.version, [(sc.id, str(sc.date), sc.steroid_mg_day, sc.clinical_status,
+                         sorted((k, r.model_dump(mode="json")) for k, r in sc.review.items()))
                         for sc in scans],
             sorted((k, r.model_dump(mode="json")) for k, r in reviews.items())]
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
