@@ -119,3 +119,17 @@ def test_irano_on_the_web_as_on_the_cli(real_api, growth_series, tmp_path):
     rec["therapy"]["on_immunotherapy"] = False
     off = _cli_case(tmp_path, rec, paths, dates)
     assert off["response"]["category"] == "PD"
+
+
+def test_assess_scan_options_fail_cleanly(tmp_path):
+    f = tmp_path / "record.json"
+    f.write_text(json.dumps(RECORD))
+    for args, word in ((["--scan-date", "2026-01-10"], "--scan-date"),
+                       (["--scan", str(tmp_path / "missing.nii.gz")], "--scan"),
+                       (["--scan", str(f), "--scan-date", "2026-1-1"], "--scan-date[0]")):
+        r = runner.invoke(app, ["assess", str(f), *args])
+        assert r.exit_code == 2 and word in r.stderr and "Traceback" not in r.output, r.output
+    lst = tmp_path / "list.json"
+    lst.write_text(json.dumps([RECORD, RECORD]))
+    r = runner.invoke(app, ["assess", str(lst), "--scan", str(f)])
+    assert r.exit_code == 2 and "one patient" in r.stderr

@@ -85,6 +85,8 @@ def _assess(patients: list[Any], scans: list[Path], scan_dates: list[str],
     from brainmets.model import InputError
 
     if not scans:
+        if scan_dates or out is not None:
+            fail(f"{'--scan-date' if scan_dates else '--out'}: applies to --scan only")
         return [assess_case(p) for p in patients]
     if len(patients) != 1:
         fail("--scan: give FILE with one patient object when assessing with scans")
