@@ -74,7 +74,7 @@ def scan_inputs(paths: list[Path], dates: list[dt.date | None], out: Path) -> li
         except (ImagingInputError, InputError) as exc:
             fail(f"--scan {path}: {exc}")
         except OSError as exc:
-            fail(f"--out: cannot write the scan outputs to {folder}: {exc.strerror}")
+            fail(f"--scan {path}: {exc.strerror}: {exc.filename} (input or --out {folder})")
         if date is None and path.is_dir():
             date = dicom_date(path)
         inputs.append(ScanInput(id=f"scan-{k}", date=date, result=result, folder=folder))
