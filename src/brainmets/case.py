@@ -10,8 +10,9 @@ Choices made here (each visible in the output):
   ``longest_axial_diameter_mm`` (the RANO-BM convention: longest diameter in the axial plane,
   the diameter guidelines and trials size lesions by); ``max_diameter_mm`` (3-D maximum),
   ``perpendicular_diameter_mm``, ``volume_ml``, ``centroid_mm``, ``location`` and
-  ``enhancement`` are kept as they are. A review's corrected ``diameter_mm`` / ``volume_ml`` /
-  ``centroid_mm`` replace the measured ones.
+  ``enhancement`` are kept as they are (:meth:`ScanLesion.to_record_lesion`, the one mapping).
+  A review's corrected fields (``diameter_mm``, ``volume_ml``, ``centroid_mm``, ... and clinical
+  fields such as ``eloquent``) replace or complete the measured ones.
 - **Which scan**: the current scan is the one with the latest scan date (not the order given);
   on the same date the one given last. Scans without a date rank before dated ones, in the order
   given, and a warning says so.
@@ -26,7 +27,12 @@ Choices made here (each visible in the output):
   by a clinician) are used as they are; else one time point per scan date (the scan given last on
   a date), lesions matched across scans by registration (``response.tracking``). iRANO applies
   when ``on_immunotherapy`` is true (default: the record's ``therapy.on_immunotherapy``; unknown
-  is not read as no: the response says iRANO was not applied because it is unknown).
+  is not read as no: the response says iRANO was not applied because it is unknown); the window
+  starts at ``therapy.immunotherapy_start``, and without it no category is given (the note says
+  why). Each scan's review applies to the response too: rejected lesions leave it, corrected
+  diameters enter the sums. A lesion added by hand is ``source: record``; one segmented on the
+  scan from a seed point is ``source: scan``.
+- **Count absent**: set to the number of lesions used (CONTRACT §1), never to 0 for no lesion.
 """
 
 from __future__ import annotations
