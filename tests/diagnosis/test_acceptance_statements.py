@@ -97,3 +97,43 @@ def test_adc_unit_error_blocks_adc_cut_offs(cases) -> None:
 def test_every_statement_of_both_cases_is_sourced_and_labelled(cases) -> None:
     for rec in (cases.resected(), cases.untreated(), cases.untreated(**cases.FULL)):
         cases.check(diagnosis_block(parse_patient(rec)))
+
+
+def test_psr_above_baseline_is_low_reliability(cases) -> None:
+    # §7.2: PSR = 100 (S_post - S_min)/(S0 - S_min); §2.5 group values GBM 80.9% (Cha 2007),
+    # HGG 73 +/- 6 and lymphoma 112 +/- 11 (Indian J Cancer 2020): a PSR of 130% is outside them
+    st = _statements(cases.untreated(lesion_psr_percent=130))["R-PWI-2:T3"]
+    assert st.status == "supports" and st.reliability == "low" and "lymphoma" in st.text
+    assert _statements(cases.untreated())["R-PWI-2:T3"].reliability == "standard"  # PSR 80
+
+
+def test_absent_abscess_peaks_are_not_read_as_unknown_or_as_exclusion(cases) -> None:
+    # §3.4 Lai 2002: peaks in 3 of 5 evaluable abscess spectra -> absence does not exclude
+    block = diagnosis_block(parse_patient(cases.untreated(abscess_peaks=False)))
+    st = [s for s in block.statements if s.id == "R-MRS-3" and s.status != "display_only"][0]
+    assert st.status == "does_not_support" and "absent" in st.text
+    assert "not recorded" not in st.text and "does not exclude an abscess" in st.text
+
+
+def test_adc_command_says_what_it_assumed_and_what_it_did_not_use(tmp_path, phantom) -> None:
+    from typer.testing import CliRunner
+
+    from brainmets.cli import app
+
+    ph = phantom.make()
+    dwi, _ = phantom.dwi(ph, [0, 1000, 1000, 1000], cavity_adc=0.7)
+    f = phantom.save(tmp_path / "dwi.nii.gz", dwi, ph.affine)
+    bv = tmp_path / "dwi.bval"
+    bv.write_text("0 1000 1000 1000\n")
+    les = phantom.save(tmp_path / "les.nii.gz", ph.labels, ph.affine)
+    args = ["adc", str(f), "--bval", str(bv), "--lesions", str(les), "--out"]
+    res = CliRunner().invoke(app, [*args, str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    # no history: read as untreated, said so; recurrence not asked (§1.3.5: no ADC rule for it)
+    assert "read as untreated" in res.output and "DX-FERTIKH" in res.output
+    assert "Recurrence vs radiation necrosis is not asked" in res.output
+    assert "Not specific" in res.output  # §1.4 R-DWI-1: also reported in some GBM
+    res = CliRunner().invoke(app, [*args, str(tmp_path / "b"), "--history", "srs"])
+    assert res.exit_code == 0, res.output
+    assert "no interpretation statement" in res.output
+    assert "advanced_imaging.cavity_adc_ratio" in res.output  # named, not silently dropped

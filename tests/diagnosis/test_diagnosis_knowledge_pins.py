@@ -31,6 +31,8 @@ PINNED: dict[tuple[Any, ...], float] = {
     ("thresholds", "threshold", "T12", "cutoff"): 1.92,   # §2.4 Lin 2016 ASL gradient
     ("thresholds", "qc", "adc_nawm_range", "low"): 0.5,   # §1.4 R-DWI-3 window
     ("thresholds", "qc", "adc_nawm_range", "high"): 1.2,  # §1.4 R-DWI-3 window
+    # §7.2 PSR = 100 (S_post - S_min)/(S0 - S_min): above 100 the signal passed its baseline
+    ("thresholds", "qc", "psr_above_baseline", "above"): 100.0,
     # §2.3 / T13: TE 20-35 ms at 3 T, 40-50 ms at 1.5 T
     ("thresholds", "qc", "dsc_te_ms", "ranges", 0, 0): 3.0,
     ("thresholds", "qc", "dsc_te_ms", "ranges", 0, 1): 20.0,

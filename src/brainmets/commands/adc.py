@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         ),
         history: str | None = typer.Option(
             None, "--history", help="lesion history: untreated | srs | fsrt | wbrt | ha_wbrt "
-            "(decides the questions asked; not given: every question, with a caveat)"
+            "(decides the questions asked; not given: read as untreated, with a caveat)"
         ),
     ) -> None:
         """ADC map in 10^-3 mm^2/s; per-lesion ADC and the cited statements the values trigger."""

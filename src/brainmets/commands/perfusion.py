@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         ),
         history: str | None = typer.Option(
             None, "--history", help="lesion history: untreated | srs | fsrt | wbrt | ha_wbrt "
-            "(decides the questions asked; not given: every question, with a caveat)"
+            "(decides the questions asked; not given: read as untreated, with a caveat)"
         ),
         solitary: bool | None = typer.Option(
             None, "--solitary/--not-solitary", help="a solitary enhancing lesion (an input, "
@@ -62,11 +62,21 @@ def echo_result(head: dict[str, Any], summary: dict[str, Any], history: str | No
     statements = {str(e["id"]): e.get("statements", []) for e in summary["lesions"]}
     typer.echo(json.dumps({**head, "lesions": len(summary["lesions"]),
                            "warnings": summary["warnings"], "statements": statements}))
-    for lid, rows in statements.items():
+    for e in summary["lesions"]:
+        lid, rows = str(e["id"]), statements[str(e["id"])]
         for s in rows:
-            flag = " [low reliability]" if s["reliability"] == "low" else ""
+            flag = ", low reliability" if s["reliability"] == "low" else ""
             typer.echo(f"lesion {lid}: [{s['status']}{flag}] {s['text']}")
-    if history is None and any(statements.values()):
-        typer.echo("note: lesion history not given (--history): the questions for an untreated "
-                   "lesion and for an irradiated lesion are both shown; each applies only to "
-                   "its own history")
+            for note in s.get("notes", []):  # caveats follow per lesion; low ones are in text
+                if not note.startswith(("history not fully recorded", "irradiation not recorded",
+                                        "low reliability")):
+                    typer.echo(f"    note: {note}")
+        if not rows:
+            typer.echo(f"lesion {lid}: no interpretation statement: no cut-off of the questions "
+                       "asked applies to these values")
+        for note in e.get("statement_notes", []):
+            typer.echo(f"  lesion {lid}: {note}")
+    if history is None and summary["lesions"]:
+        typer.echo("note: lesion history not given (--history): each question above applies "
+                   "only to its own history (see what was assumed); give --history untreated, "
+                   "or srs|fsrt|wbrt|ha_wbrt for an irradiated lesion")

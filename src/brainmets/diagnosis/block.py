@@ -107,13 +107,8 @@ def statement_lines(statements: list[Statement] | list[DiagnosisStatement]) -> l
 HISTORY_CHOICES = ("untreated", "srs", "fsrt", "wbrt", "ha_wbrt")
 
 
-def measurement_statements(values: dict[str, Any], history: str | None = None,
-                           solitary: bool | None = None) -> list[Statement]:
-    """Statements that measured values trigger (``adc``/``perfusion`` commands).
-
-    ``history``: ``untreated`` (not irradiated, not resected, histology open), a radiation
-    modality the lesion received, or None (not given: every question is asked with a caveat).
-    """
+def _measurement_patient(values: dict[str, Any], history: str | None,
+                         solitary: bool | None) -> Patient:
     from brainmets.model import parse_patient
 
     record: dict[str, Any] = {"advanced_imaging": dict(values)}
@@ -123,7 +118,33 @@ def measurement_statements(values: dict[str, Any], history: str | None = None,
         record["advanced_imaging"].update(previously_treated=False, histology_confirmed=False)
     elif history is not None:
         record["radiation_history"] = [{"modality": history}]
-    return [s for s in interpret(parse_patient(record)) if s.status in _SHOWN]
+    return parse_patient(record)
+
+
+def measurement_statements(values: dict[str, Any], history: str | None = None,
+                           solitary: bool | None = None) -> list[Statement]:
+    """Statements that measured values trigger (``adc``/``perfusion`` commands).
+
+    ``history``: ``untreated`` (not irradiated, not resected, histology open), a radiation
+    modality the lesion received, or None (not given: read as untreated with a caveat;
+    recurrence vs necrosis asked, with a caveat, only when its values were measured).
+    """
+    patient = _measurement_patient(values, history, solitary)
+    return [s for s in interpret(patient) if s.status in _SHOWN]
+
+
+def measurement_notes(values: dict[str, Any], history: str | None = None,
+                      solitary: bool | None = None) -> list[str]:
+    """What the commands assumed about the lesion and which values they did not interpret."""
+    p = plan(_measurement_patient(values, history, solitary))
+    by_caveat: dict[str, list[str]] = {}
+    for q, caveat in p.asked.items():
+        if caveat:
+            short = caveat.split("; if it was treated")[0]
+            by_caveat.setdefault(short, []).append(q.replace("_", " "))
+    out = [f"question {' and '.join(qs)}: {c} (give --history to say)"
+           for c, qs in by_caveat.items()]
+    return out + list(p.not_asked)
 
 
 def statement_dicts(statements: list[Statement]) -> list[dict[str, Any]]:

@@ -75,11 +75,12 @@ def _abscess(ai: AdvancedImaging | None, c: dict[str, Any]) -> list[Statement]:
                              "advanced_imaging.abscess_peaks."))
     else:
         verdict = "supports" if peaks else "does_not_support"
-        word = "recorded" if peaks else "not recorded"
+        word = "present" if peaks else "absent"
+        caveat = "" if peaks else f" {a['absent_text']}."
         out.append(Statement(**common, status=verdict,
-                             text=f"Amino-acid/acetate/succinate peaks {word}: "
-                             f"{verdict.replace('_', ' ')} \"{a['text']}\" (Lai 2002, n = 14). "
-                             f"{ADVISORY}"))
+                             text=f"Amino-acid/acetate/succinate peaks {word} in the cavity "
+                             f"spectrum: {verdict.replace('_', ' ')} \"{a['text']}\" (Lai 2002, "
+                             f"n = 14).{caveat} {ADVISORY}"))
     if ai is not None and ai.lipid_lactate is not None:
         ll = c["lipid_lactate"]
         word = "present" if ai.lipid_lactate else "absent"

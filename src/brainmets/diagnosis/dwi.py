@@ -364,11 +364,17 @@ def _stats(values: np.ndarray) -> dict[str, Any]:
 def add_statements(per_lesion: list[dict[str, Any]], history: str | None,
                    solitary: bool | None) -> None:
     """Attach the statements each lesion's measured values trigger (in place)."""
-    from brainmets.diagnosis.block import measurement_statements, statement_dicts
+    from brainmets.diagnosis.block import (
+        measurement_notes,
+        measurement_statements,
+        statement_dicts,
+    )
 
     for entry in per_lesion:
         entry["statements"] = statement_dicts(
             measurement_statements(entry["advanced_imaging"], history, solitary))
+        entry["statement_notes"] = measurement_notes(entry["advanced_imaging"], history,
+                                                     solitary)
 
 
 def _lesion_entries(labels: np.ndarray | None, affine: np.ndarray, brain: np.ndarray,

@@ -222,9 +222,13 @@ def _perfusion_gate(ai: AdvancedImaging, qc: dict[str, Any]) -> tuple[bool, list
     return low, notes
 
 
-def _measurement_gate(t: dict[str, Any], ai: AdvancedImaging) -> tuple[bool, list[str]]:
+def _measurement_gate(t: dict[str, Any], ai: AdvancedImaging,
+                      qc: dict[str, Any] | None = None) -> tuple[bool, list[str]]:
     """Was the value measured the way the study measured it? (low reliability?, notes)."""
     metric = t["metric"]
+    over = (qc or {}).get("psr_above_baseline")
+    if metric == "lesion_psr_percent" and over and (ai.lesion_psr_percent or 0) > over["above"]:
+        return True, [f"low reliability: {over['text']} ({over['rule']})"]
     if metric in _RCBV_METRICS:
         how = ai.rcbv_measurement
         if how is None:
@@ -304,7 +308,7 @@ def _threshold_statement(
     assert ai is not None and value is not None
     notes = list(base.pop("notes")) + _population_note(t, h)
     low, gate_notes = _perfusion_gate(ai, kb["qc"]) if t.get("perfusion") else (False, [])
-    low_m, m_notes = _measurement_gate(t, ai)
+    low_m, m_notes = _measurement_gate(t, ai, kb["qc"])
     notes.extend(gate_notes + m_notes)
     fires = _OPS[t["direction"]](value, float(t["cutoff"]))
     label = f"{t['label']} {_fmt(value)} {t['unit']}".replace(" ratio", "")
@@ -372,7 +376,7 @@ def _romano_combined(
         f"{'met' if ok else 'not met'}" for (t, m), ok in zip(parts, met, strict=True)
     )
     low, gate_notes = _perfusion_gate(ai, kb["qc"])
-    lows = [_measurement_gate(t, ai) for t in (t2, tadc)]
+    lows = [_measurement_gate(t, ai, kb["qc"]) for t in (t2, t3, tadc)]
     low = low or any(x[0] for x in lows)
     notes = list(base.pop("notes")) + gate_notes + [n for x in lows for n in x[1]]
     fires = all(met)
