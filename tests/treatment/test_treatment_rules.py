@@ -133,6 +133,12 @@ CASES = [
                                 {"therapy": {"prior_her2_therapies": ["lapatinib"]}}), [],
      [{"therapy": {"prior_her2_therapies": []}}, merge(SYM, bm(L(25, mass_effect=True))),
       site("breast", her2="negative")]),
+    # decision 4 for HER2+: symptomatic with mass effect (outside R2.7/R7.1, decision 8)
+    ("EANO21 HER2+, symptomatic (decision 4)",
+     merge(site("breast", her2="positive"), SYM, bm(L(25, mass_effect=True)),
+           {"therapy": {"prior_her2_therapies": ["trastuzumab"]}}), [],
+     [ASYM, bm(L(25)), site("breast", her2="negative"),
+      {"therapy": {"prior_her2_therapies": []}}]),
     ("EANO21 SCLC", site("sclc"), [], [site("nsclc")]),
     # decision 4: symptoms restrict deferral, not the drug (EANO21 targeted row, no deferral)
     *[(f"EANO21 targeted, symptomatic ({d})", merge({"primary": {"egfr": "positive"}}, SYM), [],

@@ -21,6 +21,7 @@ TIERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("gpa_2008",), "the GPA 2008 (not diagnosis-specific)"),
     (("rpa",), "the RTOG RPA (least specific)"),
 )
+PROGNOSIS_ONLY = "prognosis only: treatment rules never read unknown as negative, decision 1"
 ORDER_TEXT = "molecular/2020 GPA of the primary > DS-GPA 2012 > GPA 2008 > RPA"
 
 
@@ -34,7 +35,9 @@ def _candidates(estimates: list[PrognosticEstimate]) -> list[tuple[PrognosticEst
 
 
 def _warnings(e: PrognosticEstimate) -> list[str]:
-    out = []
+    # an input scored by the authors' missing-data rule (prognosis.md decision 6, e.g. EGFR/ALK
+    # unknown scored as negative): the primary estimate says so, not only its index row
+    out = [f"{e.index}: {w} ({PROGNOSIS_ONLY})" for w in e.warnings if "unknown" in w.lower()]
     if e.confidence == "uncertain":
         out.append(f"the {e.index} median used as expected survival is marked uncertain")
     for alt in e.alternatives:

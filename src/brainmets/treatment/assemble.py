@@ -201,6 +201,9 @@ def _steroids_while_asymptomatic(ctx: context.Ctx, out: Outcome) -> None:
 
 def _not_covered(ctx: context.Ctx) -> list[str]:
     w = []
+    if ctx.count == 0:  # no zero lesions without a word
+        w.append("brain_metastases.count is 0: no brain metastasis recorded, so no local-therapy "
+                 "option and no statement on deferring local therapy apply; check the count.")
     if ctx.site == "sclc":
         w.append(f"SCLC beyond EANO21's pathway: {NO_REC} (ASCO22 has no SCLC-specific "
                  "recommendation; SCLC excluded from ASCO R3.2).")
@@ -300,9 +303,16 @@ def _not_recommended(out: Outcome) -> list[NotRecommended]:
             text="WBRT + SRS alone vs + temozolomide vs + erlotinib: no survival gain, more "
                  "toxicity; see `brainmets drug temozolomide`."))
     for oid, (reason, recs) in out.vetoed.items():
-        if oid not in out.options and oid not in res:
-            res[oid] = NotRecommended(id=oid, reason=reason,
-                                      sources=[source_ref(k) for k in recs])
+        if oid in out.options:
+            continue
+        refs = [source_ref(k) for k in recs]
+        if oid in res:  # advised against by two sources (e.g. R3.2 and R3.1): show both
+            cur = res[oid]
+            if reason not in cur.reason:
+                cur.reason += " " + reason
+            cur.sources.extend(r for r in refs if r not in cur.sources)
+        else:
+            res[oid] = NotRecommended(id=oid, reason=reason, sources=refs)
     return list(res.values())
 
 

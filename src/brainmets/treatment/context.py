@@ -41,14 +41,15 @@ class Survival:
 
 def expected_survival(estimates: list[PrognosticEstimate]) -> Survival:
     """Expected survival = the one primary estimate (project decision 9, prognosis.primary)."""
-    from brainmets.prognosis.primary import primary_survival
+    from brainmets.prognosis.primary import PROGNOSIS_ONLY, primary_survival
 
     ps = primary_survival(estimates)
     if ps is None or ps.median_survival_months is None:
         return Survival(None, None)
     m = ps.median_survival_months
     basis = f"{ps.index} (group {ps.group}): median {m:g} months ({ps.source}); primary estimate"
-    note = "; ".join(ps.warnings) or None
+    # the survival caveats the rules repeat (disputed medians), not the scoring notes
+    note = "; ".join(w for w in ps.warnings if PROGNOSIS_ONLY not in w) or None
     return Survival(m, basis, ps.index, note)
 
 

@@ -344,6 +344,8 @@ def dex_dose(c: Ctx) -> str:
 def dex_notes(c: Ctx) -> list[str]:
     d = T()["dexamethasone"]
     out = [d["eano_note"], d["moravan_note"]]
+    if c.severe_icp is True:  # a regimen above 4-8 mg/day: never beside the mild dose (dec. 11)
+        out.append(d["moravan_regimen"])
     if c.severe_icp is None:
         out.insert(0, "symptoms.severe_icp not recorded: the starting dose above is the one for "
                       "mild symptoms; a higher dose is reserved for severe raised ICP (record "

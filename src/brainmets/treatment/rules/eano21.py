@@ -24,6 +24,7 @@ from brainmets.treatment.rules.conditions import (
     marker,
     no_actionable_driver,
     other_drivers,
+    prior_her2,
     site_is,
     srs_dose,
     srs_notes,
@@ -230,8 +231,32 @@ def nsclc() -> list[Rule]:
     ]
 
 
+def _symptomatic_mass(c: Ctx) -> bool:
+    """Symptomatic with a lesion with mass effect: outside R2.7 and R7.1 (decision 8)."""
+    return c.symptom == "symptomatic" and c.any_mass_effect() is True
+
+
+def her2_symptomatic() -> Rule:
+    """Decision 4 for HER2+ breast: symptoms restrict deferral, not the drug. R2.7 (asymptomatic)
+    and R7.1 (no symptomatic mass effect) exclude the patient, so the regimen is not shown as
+    their recommendation (decision 8): EANO21 HER2+ row, alongside local therapy, MDT."""
+    return R("EANO21 HER2+, symptomatic (decision 4)", "tucatinib_trastuzumab_capecitabine",
+             "systemic", ["EANO21:her2"],
+             [site_is("breast"), marker("her2", "HER2-positive"),
+              Cond("symptomatic with mass effect (outside ASCO R2.7 / ASCO-HER2-22 R7.1)",
+                   _symptomatic_mass, gate=True), prior_her2(False)],
+             "Symptomatic HER2+ BM with mass effect: tucatinib + trastuzumab + capecitabine "
+             "stays a systemic option alongside local therapy, never instead of it (ASCO R2.1; "
+             "project decision 4: symptoms restrict deferral, not the drug); EANO21 [III,C; "
+             "III,B] HER2+ systemic therapy.", mdt=True,
+             notes=["Not shown as ASCO22 R2.7 (asymptomatic BM) or ASCO-HER2-22 R7.1 (BM without "
+                    "symptomatic mass effect): their populations exclude this patient "
+                    "(decision 8); no deferral of local therapy; MDT."])
+
+
 def other_systemic() -> list[Rule]:
     return [
+        her2_symptomatic(),
         R("EANO21 dabrafenib + trametinib (symptomatic / dexamethasone)",
           "dabrafenib_trametinib", "systemic", ["EANO21:melanoma-dabtram"],
           [site_is("melanoma"), marker("braf", "BRAF V600-mutant"),
