@@ -93,7 +93,8 @@ def _invariants(out: dict[str, Any], rec: dict[str, Any]) -> None:
             "leptomeningeal"):
         assert not any(o["defers_local_therapy"] for o in out["options"])
     p = rec["primary"]
-    if p.get("site") == "nsclc" and not (p.get("egfr") == "negative" and p.get("alk") == "negative"):
+    known_negative = p.get("egfr") == "negative" and p.get("alk") == "negative"
+    if p.get("site") == "nsclc" and not known_negative:
         assert not {"pembrolizumab_pemetrexed_platinum", "immune_checkpoint_inhibitor"} & set(
             lists["options"])
 
