@@ -168,3 +168,15 @@ def test_text_report_of_the_irradiated_case_has_no_differential(cases) -> None:
     text = render_assessment(assess(cases.resected()))
     assert "Diagnosis aids" in text and "DX-HOEFNAGELS2009" in text
     assert "glioblastoma" not in text.lower()
+
+
+def test_time_since_srs_from_the_radiation_history_date(cases) -> None:
+    # §2.7 R-PWI-6: always display the interval since SRS with Narloch 2017 (<= 9 vs > 9 months)
+    import datetime as dt
+
+    rec = cases.resected()
+    del rec["advanced_imaging"]["months_since_srs"]
+    rec["radiation_history"][0]["date"] = (dt.date.today() - dt.timedelta(days=213)).isoformat()
+    st = [s for s in _block(rec).statements if s.source == "DX-NARLOCH2017"][0]
+    assert st.status == "display_only" and st.value == pytest.approx(7.0, abs=0.1)
+    assert "radiation_history date" in st.text and "52.5%" in st.text

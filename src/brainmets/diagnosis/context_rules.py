@@ -19,13 +19,35 @@ def _common(section: dict[str, Any], question: str, question_id: str) -> dict[st
             "citations": [facts.citation(s) for s in section["sources"]]}
 
 
-def _time_since_srs(ai: AdvancedImaging | None, n: dict[str, Any]) -> Statement:
+def _months_from_dates(srs_dates: list[str]) -> tuple[float, str] | None:
+    """Months from the latest recorded SRS date to today (when months_since_srs is absent)."""
+    import datetime as dt
+
+    if not srs_dates:
+        return None
+    last = max(dt.date.fromisoformat(d) for d in srs_dates)
+    today = dt.date.today()
+    if last > today:
+        return None
+    months = round((today - last).days / (365.25 / 12), 1)  # calendar conversion only
+    return months, (f"computed from the radiation_history date {last.isoformat()} to today "
+                    f"({today.isoformat()}); enter advanced_imaging.months_since_srs for the "
+                    "time to the imaging study")
+
+
+def _time_since_srs(ai: AdvancedImaging | None, n: dict[str, Any],
+                    srs_dates: list[str] | None = None) -> Statement:
     common = _common(n, "recurrence vs radiation necrosis after SRS", RECURRENCE)
     pre = (f"In Narloch 2017 (35 biopsied enlarging lesions after SRS) {n['rn_only_pct']}% "
            f"showed radiation necrosis only; recurrence was found in "
            f"{n['recurrence_pct_early']}% of lesions biopsied <= {_fmt(n['months'])} months "
            f"after SRS vs {n['recurrence_pct_late']}% later.")
     months = None if ai is None else ai.months_since_srs
+    derived = _months_from_dates(srs_dates or []) if months is None else None
+    if derived is not None:
+        return Statement(**common, status="display_only", metric="months_since_srs",
+                         value=derived[0], unit="months", notes=[derived[1]],
+                         text=f"About {_fmt(derived[0])} months since SRS ({derived[1]}). {pre}")
     if months is None:
         return Statement(**common, status="not_assessable",
                          missing=["advanced_imaging.months_since_srs"],
@@ -48,8 +70,9 @@ def _fet_tac(ai: AdvancedImaging, c: dict[str, Any]) -> Statement | None:
                      f"Ceccon 2017). {ADVISORY}")
 
 
-def _recurrence(ai: AdvancedImaging | None, c: dict[str, Any]) -> list[Statement]:
-    out = [_time_since_srs(ai, c["narloch"])]
+def _recurrence(ai: AdvancedImaging | None, c: dict[str, Any],
+                srs_dates: list[str] | None = None) -> list[Statement]:
+    out = [_time_since_srs(ai, c["narloch"], srs_dates)]
     m = c["mrs_after_srs"]
     if ai is not None and (ai.lesional_cho_cr is not None or ai.lesional_cho_naa is not None):
         vals = ", ".join(f"{k} {_fmt(v)}" for k, v in (
@@ -92,11 +115,11 @@ def _abscess(ai: AdvancedImaging | None, c: dict[str, Any]) -> list[Statement]:
 
 
 def context_statements(ai: AdvancedImaging | None, asked: dict[str, str | None],
-                       kb: dict[str, Any]) -> list[Statement]:
+                       kb: dict[str, Any], srs_dates: list[str] | None = None) -> list[Statement]:
     """The display rules for the questions asked."""
     out: list[Statement] = []
     if RECURRENCE in asked:
-        out.extend(_recurrence(ai, kb["context"]))
+        out.extend(_recurrence(ai, kb["context"], srs_dates))
     if "abscess" in asked:
         out.extend(_abscess(ai, kb["context"]))
     return out

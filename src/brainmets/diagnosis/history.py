@@ -33,6 +33,8 @@ class LesionHistory(BaseModel):
     histology_confirmed: bool | None = None
     treated_unspecified: bool = Field(default=False, description="treated, modality unknown")
     modalities: list[str] = Field(default_factory=list, description="radiation given to it")
+    srs_dates: list[str] = Field(default_factory=list,
+                                 description="dates (ISO) of SRS/FSRT courses covering it")
     evidence: list[str] = Field(default_factory=list, description="where each fact came from")
 
     @property
@@ -73,9 +75,11 @@ def _from_courses(h: LesionHistory, courses: list[Any]) -> None:
             continue
         if covers:
             flags[key] = True
+            date = getattr(c, "date", None)
             if key == "irradiated":
                 h.modalities.append(str(modality))
-            date = getattr(c, "date", None)
+                if modality in ("srs", "fsrt") and date is not None:
+                    h.srs_dates.append(date.isoformat())
             h.evidence.append(f"radiation_history: {modality}{f' {date}' if date else ''}")
         elif covers is None and flags[key] is False:
             flags[key] = None

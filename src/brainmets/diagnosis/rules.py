@@ -434,7 +434,7 @@ def interpret(
     if "glioblastoma_vs_metastasis" in p.asked:
         st = _romano_combined(ai, ctx, kb)
         out.append(_gate_adc(st, kb["threshold"]["T2c"]) if gate is not None else st)
-    out.extend(context_statements(ai, p.asked, kb))
+    out.extend(context_statements(ai, p.asked, kb, p.history.srs_dates))
     for st in out:
         caveat = p.asked.get(st.question_id)
         if caveat:
