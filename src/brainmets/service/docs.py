@@ -43,6 +43,7 @@ class InvalidBody(BaseModel):
 
 
 DESCRIPTIONS = {
+    400: "malformed multipart form data (the upload body cannot be parsed)",
     401: "missing, unknown or revoked API token",
     403: "role or ownership does not allow this (researchers are read-only; clinicians see "
          "their own patients)",
@@ -131,7 +132,7 @@ def _codes(path: str, method: str, op: dict[str, Any]) -> set[int]:
     if writes:
         codes |= {413}
     if "/scans" in path and writes:
-        codes |= {415}
+        codes |= {400, 415}  # multipart upload: an unparseable body is 400 (Starlette)
     if "/scans/" in path and method == "get":
         codes |= {409}
     return codes
