@@ -51,7 +51,9 @@ MIN_REGION_ML = 1.0  # regions smaller than this are left to the blob detector
 STRONG_SCORE = 1.5  # score at or above which an enhancing region may be reported as a lesion
 LESION_MIN_ML = 2.0  # and at least this volume
 ENHANCING_RATIO = 1.25  # 90th percentile of the region (x white matter) to call it enhancing
-MAX_ELONGATION = 2.5  # masses are compact; sinuses, veins and dura are tubes and sheets
+BRIGHT_RATIO = 1.6  # ... or this bright (90th percentile, x local white matter) ...
+BRIGHT_SCORE = 1.1  # ... at this lower score
+MAX_ELONGATION = 2.7  # masses are compact; sinuses, veins and dura are tubes and sheets
 FINDING_SCORE = 1.0  # weaker regions, or not compact enough, are listed for review ...
 FINDING_MAX_ELONGATION = 3.0  # ... unless clearly tubular (asymmetric sinus / vein)
 BASE_HEIGHT = 0.15  # the lowest share of the brain (skull base: carotids, cavernous sinus)
@@ -523,9 +525,11 @@ def classify(r: Region, plane_ok: bool = True) -> str:
             or r.enhancement_p90 < ENHANCING_RATIO or r.depth_mm < MIN_DEPTH_MM
             or r.height < FLOOR_HEIGHT):
         return "ignore"
-    strong = (plane_ok and r.score >= STRONG_SCORE and r.volume_ml >= LESION_MIN_ML
-              and r.enhancement_p90 >= ENHANCING_RATIO and r.elongation <= MAX_ELONGATION
-              and r.height >= BASE_HEIGHT)
+    # strong: clearly one-sided (score) and enhancing, or less one-sided but brightly enhancing
+    signal = ((r.score >= STRONG_SCORE and r.enhancement_p90 >= ENHANCING_RATIO)
+              or (r.score >= BRIGHT_SCORE and r.enhancement_p90 >= BRIGHT_RATIO))
+    strong = (plane_ok and signal and r.volume_ml >= LESION_MIN_ML
+              and r.elongation <= MAX_ELONGATION and r.height >= BASE_HEIGHT)
     return "lesion" if strong else "finding"
 
 
