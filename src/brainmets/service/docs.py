@@ -48,7 +48,8 @@ DESCRIPTIONS = {
     403: "role or ownership does not allow this (researchers are read-only; clinicians see "
          "their own patients)",
     404: "no such patient, scan, job or file",
-    409: "the scan is not done yet (queued, running or failed)",
+    409: "conflict: the scan is not done yet (queued, running or failed), or the record or "
+         "lesion changed since it was read",
     413: "upload larger than the size limit, or unpacks beyond the unpacked-size limit",
     415: "upload is neither NIfTI nor a zip of one DICOM series",
     422: "invalid input: every bad field named",
@@ -133,7 +134,7 @@ def _codes(path: str, method: str, op: dict[str, Any]) -> set[int]:
         codes |= {413}
     if "/scans" in path and writes:
         codes |= {400, 415}  # multipart upload: an unparseable body is 400 (Starlette)
-    if "/scans/" in path and method == "get":
+    if ("/scans/" in path and method == "get") or (writes and has_params):
         codes |= {409}
     return codes
 
