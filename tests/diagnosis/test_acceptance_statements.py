@@ -137,3 +137,12 @@ def test_adc_command_says_what_it_assumed_and_what_it_did_not_use(tmp_path, phan
     assert res.exit_code == 0, res.output
     assert "no interpretation statement" in res.output
     assert "advanced_imaging.cavity_adc_ratio" in res.output  # named, not silently dropped
+
+
+def test_combined_rule_and_authorless_studies_are_named_plainly(cases) -> None:
+    sts = _statements(cases.untreated())
+    # §2.5 Romano 2022: three criteria together (95%/86%), not one "cut-off < 1"
+    combined = sts["R-PWI-1c:T2c"].text
+    assert "Rule from Romano 2022" in combined and "Cut-off < 1 from" not in combined
+    # §3.2: the peritumoral MRS study is known by its journal (authors not captured)
+    assert "from Egypt J Neurosurg 2022 [DX-EGJNS2022]" in sts["R-MRS-1:T6"].text

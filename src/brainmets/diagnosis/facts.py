@@ -47,7 +47,8 @@ def citation(ref_id: str) -> str:
 def short(ref_id: str) -> str:
     """``Surname Year`` (or the title when no authors were captured)."""
     r = reference(ref_id)
-    who = r.authors.split()[0].rstrip(",") if r.authors else r.title
+    journal = (getattr(r, "journal", None) or "").split(" 1")[0].split(" 2")[0].strip()
+    who = r.authors.split()[0].rstrip(",") if r.authors else (journal or r.title)
     return f"{who} {r.year}" if r.year else who
 
 

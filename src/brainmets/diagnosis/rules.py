@@ -381,7 +381,12 @@ def _romano_combined(
     notes = list(base.pop("notes")) + gate_notes + [n for x in lows for n in x[1]]
     fires = all(met)
     verdict = "supports" if fires else "does not support"
-    text = (f"Combined rule ({crit}) {verdict} \"{tadc['supports']}\". {_provenance(tadc)}")
+    src = tadc["sources"][0]
+    text = (f"Combined rule ({crit}) {verdict} \"{tadc['supports']}\". Rule from "
+            f"{facts.short(src)} [{src}] ({tadc['n']}; {tadc['performance']}); confidence: "
+            f"{tadc['confidence'].replace('_', '-')}. {ADVISORY}")
+    if any("default_cutoff" in t for t, _ in parts):
+        text += " A cut-off of this rule was changed by the user."
     if low:
         text += " LOW RELIABILITY: " + "; ".join(n for n in notes if n.startswith("low "))
     return Statement(**base, status="supports" if fires else "does_not_support", text=text,
