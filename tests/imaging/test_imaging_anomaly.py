@@ -161,6 +161,7 @@ def test_combine_found_by_new_lesion_and_finding():
 # ----------------------------------------------------------------------------- phantoms
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed,full_head", [(3, True), (4, False), (200, True), (201, False)])
 def test_healthy_phantom_gives_no_lesion_from_this_signal(tmp_path, seed, full_head):
     """Spec (issue 16 item 2): no false positives on healthy phantoms."""
@@ -174,6 +175,7 @@ def test_healthy_phantom_gives_no_lesion_from_this_signal(tmp_path, seed, full_h
     assert rep.mass_effect is None or not rep.mass_effect.flagged
 
 
+@pytest.mark.slow
 def test_40mm_ring_lesion_found_by_asymmetry(tmp_path):
     """A phantom with one ~40 mm ring-enhancing metastasis (seed 101 draws a ring pattern,
     checked from its truth.json): the asymmetry signal reports it where the truth is, and the
@@ -216,6 +218,7 @@ def _real(case: str):
     return vol, core
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [f"brats13-pat000{i}" for i in range(1, 5)])
 def test_real_scan_tumour_found_by_this_signal(case):
     """On the z-scored BraTS development scans (one expert-labelled tumour each), this signal
@@ -231,6 +234,7 @@ def test_real_scan_tumour_found_by_this_signal(case):
     assert rep.seconds < 30
 
 
+@pytest.mark.slow
 def test_real_thick_slice_scan_lists_the_right_frontal_tumour():
     """TCGA full-head 5.5 mm scan (real-scans README: a right frontal enhancing tumour): the
     signal lists a region right of and in front of the brain's centre for review, and on slices
@@ -249,3 +253,23 @@ def test_real_thick_slice_scan_lists_the_right_frontal_tumour():
     rf = [r for r in rep.regions
           if r.centroid_mm[0] - centre[0] > 10 and r.centroid_mm[1] - centre[1] > 15]
     assert rf and rf[0].kind == "finding"
+
+
+def test_failure_of_the_signal_keeps_the_detector_lesions(monkeypatch):
+    """The second signal is advisory: if it fails, the detector's lesions stay and the failure
+    is written in the anomaly notes."""
+    from brainmets.imaging.detect import Detection
+
+    final = np.zeros((20, 20, 20), np.int32)
+    final[5:8, 5:8, 5:8] = 1
+    det = Detection(labels=final.copy(), confidence={1: 0.9}, features={1: {}})
+
+    def boom(*a, **k):
+        raise ValueError("synthetic failure")
+
+    monkeypatch.setattr(an, "detect_anomalies", boom)
+    comb = an.second_signal(final, det, type("D", (), {"name": "classical-x"})(),
+                            np.ones((20, 20, 20), np.float32), np.ones((20, 20, 20), bool),
+                            np.eye(4))
+    assert (comb.labels == final).all() and comb.found_by == {1: ["classical"]}
+    assert comb.findings == [] and "synthetic failure" in comb.summary["notes"][0]

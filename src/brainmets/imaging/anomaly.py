@@ -692,6 +692,12 @@ def second_signal(final: np.ndarray, detection, det, data: np.ndarray, mask: np.
     from brainmets.imaging import measure as ms
 
     engines = engines_of(final, detection.labels, detection.features, engine_key(det))
-    report = detect_anomalies(data, mask, affine)
+    try:
+        report = detect_anomalies(data, mask, affine)
+    except Exception as exc:  # advisory signal: its failure must not lose the detector's lesions
+        empty = np.zeros((1, 1, 1), np.int32)
+        report = AnomalyReport([], None, {"normal_world": None, "correlation": None}, empty,
+                               np.eye(4), 0.0, [f"anomaly signals failed ({type(exc).__name__}: "
+                                                f"{exc}); only the detector's lesions are shown"])
     loc = (lambda p: ms.location(p, frame)) if frame is not None else None
     return combine(final, engines, report, mask, affine, loc)
