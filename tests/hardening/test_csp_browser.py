@@ -89,8 +89,9 @@ def test_pages_and_viewer_under_csp(browser, live_server, hhelpers, tmp_path):
     state = page.locator("#viewer").get_attribute("data-state")
     assert state == "ready", f"NiiVue did not load under the CSP (state {state}): {problems}"
     page.goto(f"{srv.url}/patients/{pid}/edit")
-    page.select_option("select[name=kps]", "70")  # htmx inline validation still runs
-    page.wait_for_timeout(800)
+    page.fill("input[name=age]", "12")  # below 18: htmx inline validation (no eval, no inline)
+    page.select_option("select[name=kps]", "70")
+    expect(page.locator("#form-errors li[data-field=age]")).to_be_visible()
     page.goto(srv.url + "/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("brainmets", timeout=30_000)
     expect(page.locator(".opblock").first).to_be_visible()
