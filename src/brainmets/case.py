@@ -256,6 +256,11 @@ def assess_case(
         ordered, timepoints, on_immunotherapy, immunotherapy_start, response_config,
         response_cache,
     )
+    if response is not None and patient.radiation_history:
+        from brainmets.response.caveats import attach_radiation_caveats
+
+        # PD in an irradiated lesion: pseudo-progression / radiation necrosis (idempotent)
+        attach_radiation_caveats(response, patient.radiation_history)
     data = dict(assessment)
     data.update(
         warnings=warnings + list(assessment.warnings),
