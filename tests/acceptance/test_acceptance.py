@@ -92,6 +92,9 @@ def _invariants(out: dict[str, Any], rec: dict[str, Any]) -> None:
     if rec["symptoms"].get("status") == "symptomatic" or rec["brain_metastases"].get(
             "leptomeningeal"):
         assert not any(o["defers_local_therapy"] for o in out["options"])
+    for o in out["options"]:  # no contradictory statement: deferral wording only with the flag
+        if not o["defers_local_therapy"]:
+            assert "may be delayed" not in o["rationale"], (o["id"], o["rationale"])
     p = rec["primary"]
     known_negative = p.get("egfr") == "negative" and p.get("alk") == "negative"
     if p.get("site") == "nsclc" and not known_negative:
@@ -138,6 +141,8 @@ def check(out: dict[str, Any], exp: dict[str, Any], rec: dict[str, Any]) -> None
         assert set(srcs) <= _srcs(opt[oid]), (oid, _srcs(opt[oid]))
     for oid, sids in exp.get("option_source_ids_include", {}).items():
         assert set(sids) <= {s["id"] for s in opt[oid]["sources"]}, (oid, _srcs(opt[oid]))
+    for oid, sids in exp.get("option_source_ids_exclude", {}).items():
+        assert not set(sids) & {s["id"] for s in opt[oid]["sources"]}, (oid, _srcs(opt[oid]))
     for oid, srcs in exp.get("option_sources_exclude", {}).items():
         if oid in opt:
             assert not set(srcs) & _srcs(opt[oid]), (oid, _srcs(opt[oid]))

@@ -150,9 +150,11 @@ CASES = [
     # decision 2: another actionable driver -> driver-targeted therapy (MDT)
     ("EANO21 / decision 2 driver-targeted therapy", {"primary": {"ros1": "positive"}}, [],
      [{"primary": {"ros1": "negative"}}, site("breast", ros1="positive")]),
-    ("EANO21 / decision 2 driver-targeted therapy",
+    ("decision 2 driver-targeted therapy (outside ASCO22)",
      {"primary": {"egfr": "positive", "egfr_variant": "exon20_insertion"}}, [],
      [{"primary": {"egfr_variant": "common"}}]),
+    ("decision 2 driver-targeted therapy (outside ASCO22)", {"primary": {"ret": "positive"}},
+     [], [{"primary": {"ret": "negative"}}, {"primary": {"ret": None, "ros1": "positive"}}]),
     # ASTRO KQ3.2 remark: no HA with a lesion near the hippocampus or with LMD (MUST-NOT)
     ("ASTRO22 KQ3.2 (no HA near hippocampus / LMD)",
      bm(L(*[12] * 11) + L(12, hippocampus_distance_mm=3)), GOOD,

@@ -116,9 +116,12 @@ def _symptom_notes(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
             warnings.append("Symptomatic BM: ASCO22 R2.1 (strong) recommends local therapy, but "
                             "no local option's conditions are met with the data given; MDT.")
     elif ctx.symptom in ("asymptomatic", "mild_controlled") and local:
+        lmd = ctx.patient.brain_metastases.leptomeningeal is True
         for o in local:
             _note(o, "Listed in parallel with any systemic option that may allow deferral (see "
                      "the local-therapy timing statement, ASCO R2.2)." if ctx.defer_fired else
+                     "Leptomeningeal disease: local therapy is not deferred (outside every "
+                     "deferral population, decision 8; MDT)." if lmd else
                      "Asymptomatic BM: local therapy is not deferred (no driver-specific "
                      "deferral rule applies; see the timing statement, ASCO R2.2).")
 

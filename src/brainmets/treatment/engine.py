@@ -19,6 +19,8 @@ from brainmets.treatment.context import Ctx
 from brainmets.treatment.kb import recommendations
 
 Test = Callable[[Ctx], "bool | None | str | list[str]"]
+# the deferral wording of R2.3/R2.4/R2.6/R2.7 options, replaced where deferral is withheld
+DEFER_PHRASE = "local therapy may be delayed until intracranial progression (MDT)"
 Text = str | Callable[[Ctx], str]
 
 
@@ -183,8 +185,13 @@ def _fire(rule: Rule, ctx: Ctx, out: Outcome) -> None:
     if defers and ctx.count == 0:
         # nothing to defer: no brain metastasis is recorded (brain_metastases.count = 0)
         defers = False
+        rationale = rationale.replace(DEFER_PHRASE, "no brain metastasis is recorded "
+                                      "(brain_metastases.count 0), so no local therapy to defer")
     if defers and ctx.patient.brain_metastases.leptomeningeal is True:
         defers = False  # leptomeningeal disease is outside every deferral population (decision 8)
+        rationale = rationale.replace(DEFER_PHRASE, "local therapy is NOT deferred here: "
+                                      "leptomeningeal disease is outside this rule's population "
+                                      "(decision 8; MDT)")
     dose = rule.dose(ctx) if rule.dose else None
     opt = out.options.get(rule.option)
     if opt is None:

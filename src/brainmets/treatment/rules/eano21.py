@@ -218,17 +218,34 @@ def nsclc() -> list[Rule]:
               ("alectinib", marker("alk", "ALK-rearranged"), "ALK-rearranged"),
               ("brigatinib", marker("alk", "ALK-rearranged"), "ALK-rearranged"),
               ("ceritinib", marker("alk", "ALK-rearranged"), "ALK-rearranged"))],
+        # decision 2: "EANO21 [II,B; III,B] (ROS1) / outside ASCO22": the EANO21 grade only
+        # where EANO21 names the driver (ROS1), never copied onto the others (decision 7)
         R("EANO21 / decision 2 driver-targeted therapy", "driver_targeted_therapy", "systemic",
           ["EANO21:nsclc-targeted", "ASCO22:outside-drivers"],
-          [site_is("nsclc"), Cond("an actionable driver other than sensitising EGFR / ALK",
-                                  lambda c: bool(other_drivers(c)), gate=True)],
+          [site_is("nsclc"), Cond("ROS1 rearranged (named by EANO21)",
+                                  lambda c: c.ros1() is True, gate=True)],
           lambda c: f"Actionable driver recorded ({', '.join(other_drivers(c))}): "
-          "driver-targeted systemic therapy, decided at the MDT (EANO21 [II,B; III,B] names "
-          "ROS1; other drivers are outside ASCO22), with local therapy per R3.x; no "
-          "chemo-immunotherapy (project decision 2).", mdt=True,
-          notes=["No agent is named here: the specification cites none for this driver "
-                 "(see `brainmets drug` for the cards that exist)."]),
+          "driver-targeted systemic therapy, decided at the MDT (EANO21 [II,B; III,B] upfront "
+          "targeted therapy names ROS1; outside ASCO22), with local therapy per R3.x; no "
+          "chemo-immunotherapy (project decision 2).", mdt=True, notes=_driver_notes),
+        R("decision 2 driver-targeted therapy (outside ASCO22)", "driver_targeted_therapy",
+          "systemic", ["ASCO22:outside-drivers"],
+          [site_is("nsclc"), Cond("an actionable driver other than sensitising EGFR / ALK / ROS1",
+                                  lambda c: bool(_non_eano_drivers(c)), gate=True)],
+          lambda c: f"Actionable driver recorded ({', '.join(_non_eano_drivers(c))}): "
+          "driver-targeted systemic therapy, decided at the MDT (outside ASCO22; not graded by "
+          "EANO21, which names EGFR/ALK/ROS1), with local therapy per R3.x; no "
+          "chemo-immunotherapy (project decision 2).", mdt=True, notes=_driver_notes),
     ]
+
+
+def _non_eano_drivers(c: Ctx) -> list[str]:
+    return [d for d in other_drivers(c) if d != "ROS1"]
+
+
+def _driver_notes(c: Ctx) -> list[str]:
+    return ["No agent is named here: the specification cites none for this driver (see "
+            "`brainmets drug` for the cards that exist)."]
 
 
 def _symptomatic_mass(c: Ctx) -> bool:
