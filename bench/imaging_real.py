@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 MIN_REF_ML = 0.1
-NATIVE_TOL_MM = 15.0
+NATIVE_TOL_MM = 10.0
 
 _BRATS = ("T1c_subtrMeanDivStd.nii.gz", "OTMultiClass.nii.gz", (1, 3, 4), (4,), "grid")
 _TCGA_REF = "model_fusion_seg_on_atlas.nii.gz"

@@ -49,6 +49,11 @@ MIN_EIG_RATIO = 0.3  # lambda_max / lambda_min at the detection scale (1 sphere,
 CSF_LEVEL = 0.55  # x white matter: darker voxels count as CSF
 PLEXUS_CSF_FRACTION = 0.3
 PLEXUS_DEPTH_MM = 12.0
+# share of CSF-dark voxels (CSF, or CSF partial-volumed on thick slices: below
+# PLEXUS_DARK_LEVEL x white matter) in a PLEXUS_BALL_MM ball around a blob in a plexus zone
+PLEXUS_ZONE_CSF = 0.15
+PLEXUS_DARK_LEVEL = 0.7
+PLEXUS_BALL_MM = 8.0
 NOISE_FACTOR = 3.0  # blobness must exceed this x the largest that pure noise reaches
 # operating point: candidates below this confidence are listed for review, not reported as
 # lesions (chosen on development phantoms, seeds 1-2: ~1 FP/scan there)
@@ -243,6 +248,7 @@ class _Work:
     lo: np.ndarray
     hi: np.ndarray
     info: dict
+    frame: dict | None = None  # pseudo-MNI location frame (cached by _frame)
 
 
 @dataclass
@@ -318,16 +324,34 @@ MERGE_MM = 6.0  # accepted objects closer than this are pieces of one lesion
 def _frame(w: _Work) -> dict | None:
     from brainmets.imaging import measure as ms
 
-    try:
-        return ms.location_frame(w.mw, w.aff_w)
-    except ValueError:  # empty mask
-        return None
+    if w.frame is None and w.mw.any():
+        w.frame = ms.location_frame(w.mw, w.aff_w)
+    return w.frame
 
 
 def _plexus_zones() -> list[dict]:
     from brainmets.knowledge.loader import load_toml
 
     return load_toml("imaging/anatomy.toml")["plexus_zone"]
+
+
+def _plexus_zone_reason(w: _Work, f: dict) -> str | None:
+    """A blob in a choroid-plexus zone (anatomy.toml) with CSF around it: the share of CSF-dark
+    voxels in a ball of PLEXUS_BALL_MM (not only the 2 mm ring: on thick slices partial volume
+    hides the CSF right next to the plexus)."""
+    ctx = {"aff_w": w.aff_w, "frame": _frame(w), "plexus_zones": _plexus_zones()}
+    if not dob._in_plexus_zone(f, ctx):
+        return None
+    c = np.asarray(f["centroid_w"], dtype=np.float64)
+    r = PLEXUS_BALL_MM / w.ws
+    lo = np.maximum(np.floor(c - r).astype(int), 0)
+    hi = np.minimum(np.ceil(c + r).astype(int) + 1, w.iw.shape)
+    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    ball = _ball(tuple(hi - lo), c - lo, r) & w.mw[sl]
+    if not ball.any():
+        return None
+    csf = float((w.iw[sl][ball] < PLEXUS_DARK_LEVEL).mean())
+    return "choroid_plexus" if csf >= PLEXUS_ZONE_CSF else None
 
 
 def _merge_features(a: dict, b: dict) -> None:
@@ -470,7 +494,9 @@ class ClassicalDetector:
                      found_by="classical-blob")
             cw = np.append(np.array(f["centroid_w"]), 1.0) @ w.aff_w.T
             f["centroid_world"] = cw[:3].tolist()
-            reason = self._reject_reason(f)
+            reason = self._reject_reason(f) or _plexus_zone_reason(w, f)
+            if reason:
+                f["reason"] = reason
             st.accepted_pts.append((p, r_est))
             if reason:
                 st.rejected.append({"reason": reason, "centroid_mm": _rounded(cw),

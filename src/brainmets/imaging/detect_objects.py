@@ -39,6 +39,9 @@ REATTACH_MM = 1.5
 OBJ_MIN_ML = 0.3  # smaller groups are left to the blob stage
 OBJ_SURFACE_FRACTION = 0.3
 OBJ_MIN_DEPTH_MM = 5.0
+# share of the 2-5 mm ring around an object that lies outside the brain mask: an object along
+# the brain surface (dura, venous sinus, orbit / skull base left in a full-head mask)
+OBJ_MAX_OUTSIDE = 0.25
 OBJ_MAX_ELONG = 3.5  # sqrt(major / minor inertia eigenvalue): a tube ~3x as long as wide
 OBJ_MAX_FLAT = 2.6  # sqrt(middle / minor): a sheet (tentorium, falx, dura)
 OBJ_MIN_SOLIDITY = 0.3  # filled volume / convex hull: below = a web of vessels
@@ -54,6 +57,12 @@ CSF_LEVEL = 0.55  # x white matter
 LOCAL_WM_PCT = 90.0
 MIN_OVER_LOCAL_WM = 0.05
 SPLIT_MIN_ML = 2.0
+MAIN_PART_SHARE = 0.25
+# tissue around a brain lesion is brain (<= about the white-matter level, darker with oedema);
+# surroundings brighter than this x white matter are fat / marrow / muscle (orbit, skull base,
+# scalp left in the mask of a full-head scan)
+SHELL_MAX_LEVEL = 1.15
+HALF_MAX = 0.5  # boundary of an object: half way from the surrounding tissue to its peak
 
 
 @dataclass
@@ -121,46 +130,81 @@ def _crop(mask: np.ndarray, pad: int, shape: tuple[int, ...]) -> tuple[slice, sl
     return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))  # type: ignore[return-value]
 
 
+def _half_maximum(obj: np.ndarray, sub: np.ndarray, msub: np.ndarray, ws: float) -> np.ndarray:
+    """The object's enhancing voxels at half maximum between its peak (95th percentile) and the
+    tissue around it (median of a 2-5 mm shell): the boundary does not depend on the intensity
+    offset or scale (raw, z-scored, shifted), only on the local contrast."""
+    r_in, r_out = max(1, int(round(2.0 / ws))), max(2, int(round(5.0 / ws)))
+    near = ndi.binary_dilation(obj, iterations=r_in)
+    ring = ndi.binary_dilation(near, iterations=r_out - r_in) & ~near & msub
+    if ring.sum() < 10:
+        return obj
+    peak = float(np.percentile(sub[obj], 95))
+    bg = float(np.median(sub[ring]))
+    out = obj & (sub >= bg + HALF_MAX * (peak - bg))
+    return out if out.sum() >= max(4, 0.2 * obj.sum()) else obj
+
+
+def _main_parts(reg: np.ndarray) -> np.ndarray:
+    """The largest 26-connected part and those at least MAIN_PART_SHARE of it (half-maximum
+    thresholding can leave specks that would be reported as lesions of their own)."""
+    import cc3d
+
+    lab, n = cc3d.connected_components(reg.astype(np.uint8), connectivity=26, return_N=True)
+    if n <= 1:
+        return reg
+    counts = np.bincount(lab.ravel())
+    counts[0] = 0
+    keep = counts >= MAIN_PART_SHARE * counts.max()
+    keep[0] = False
+    return keep[lab]
+
+
 def object_features(ctx: dict, obj_full_sl: tuple, obj: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Fill the object's enclosed core and measure it; ``obj`` is bool on ``obj_full_sl``."""
+    """Fill the object's enclosed core and measure it; ``obj`` is bool on ``obj_full_sl``.
+
+    The object is judged as grouped (shape, depth, surroundings of the whole hypothesis); the
+    returned region (and its volume) is the half-maximum enhancement plus the enclosed core."""
     iw, mw, depth, ws = ctx["iw"], ctx["mw"], ctx["depth"], ctx["ws"]
     sub = iw[obj_full_sl]
     msub = mw[obj_full_sl]
     closed = ndi.binary_closing(obj, iterations=max(1, int(round(2.0 / ws)))) | obj
-    votes = _slicewise_votes(closed)
-    enclosed = (closed | (votes >= 2)) & msub & ~obj
+    enclosed = (closed | (_slicewise_votes(closed) >= 2)) & msub & ~obj
     core = enclosed & (sub < CORE_LEVEL)
-    core1 = (votes >= 1) & msub & ~obj & (sub < CORE_LEVEL)
-    filled = obj | enclosed
+    filled = _main_parts(obj | enclosed)
+    obj = obj & filled
+    region = _main_parts((_half_maximum(obj, sub, msub, ws) | enclosed) & filled)
     pts = np.argwhere(filled)
     elong, flat = _pca(pts.astype(np.float64), ws)
     d = depth[obj_full_sl]
     r_in, r_out = max(1, int(round(2.0 / ws))), max(2, int(round(5.0 / ws)))
-    shell = ndi.binary_dilation(filled, iterations=r_out) & ~ndi.binary_dilation(
-        filled, iterations=r_in) & msub
+    ring = ndi.binary_dilation(filled, iterations=r_out) & ~ndi.binary_dilation(
+        filled, iterations=r_in)
+    shell = ring & msub
     shell_vals = sub[shell]
     lo = np.array([s.start for s in obj_full_sl])
-    cen = pts.mean(axis=0) + lo
+    med = float(np.median(sub[obj]))
     f = {
-        "centroid_w": cen.tolist(),
-        "volume_mm3": float(filled.sum() * ws**3),
+        "centroid_w": (np.argwhere(region).mean(axis=0) + lo).tolist(),
+        "volume_mm3": float(region.sum() * ws**3),
+        "grouped_mm3": float(filled.sum() * ws**3),
         "enhancing_mm3": float(obj.sum() * ws**3),
-        "n_vox": int(filled.sum()),
+        "n_vox": int(region.sum()),
         "core_fraction": float(core.sum() / max(filled.sum(), 1)),
-        "core1_fraction": float(core1.sum() / max((filled | core1).sum(), 1)),
         "elongation": elong,
         "flatness": flat,
         "depth_mm": float(d[filled].mean()),
         "surface_fraction": float((d[obj] < 1.5 * ws).mean()),
         "solidity": _solidity(filled, ws) if filled.sum() >= 30 else 1.0,
         "shell_csf_fraction": float((shell_vals < CSF_LEVEL).mean()) if shell_vals.size else 0.0,
-        "median_enhancing": float(np.median(sub[obj])),
-        "over_local_wm": (float(np.median(sub[obj]) - np.percentile(shell_vals, LOCAL_WM_PCT))
+        "median_enhancing": med,
+        "over_local_wm": (med - float(np.percentile(shell_vals, LOCAL_WM_PCT))
                           if shell_vals.size > 10 else 0.0),
+        "shell_median": float(np.median(shell_vals)) if shell_vals.size else 0.0,
+        "shell_outside_fraction": float((ring & ~msub).sum() / max(ring.sum(), 1)),
         "x_extent_mm": float((pts[:, 0].max() - pts[:, 0].min() + 1) * ws),
-        "thickness_mm": float(2.0 * np.percentile(ndi.distance_transform_edt(obj)[obj], 95) * ws),
     }
-    return filled, f
+    return region, f
 
 
 def object_reason(f: dict, ctx: dict) -> str | None:
@@ -168,6 +212,10 @@ def object_reason(f: dict, ctx: dict) -> str | None:
     has_core = f["core_fraction"] >= CORE_MIN_FRACTION
     if f["surface_fraction"] > OBJ_SURFACE_FRACTION or f["depth_mm"] < OBJ_MIN_DEPTH_MM:
         return "dura_sinus"
+    if f["shell_outside_fraction"] > OBJ_MAX_OUTSIDE and not has_core:
+        return "dura_sinus"
+    if f["shell_median"] > SHELL_MAX_LEVEL:
+        return "extracranial"
     if _is_falx(f, ctx) and not has_core:
         return "falx"
     if f["elongation"] > OBJ_MAX_ELONG and not has_core:
