@@ -180,3 +180,19 @@ def test_time_since_srs_from_the_radiation_history_date(cases) -> None:
     st = [s for s in _block(rec).statements if s.source == "DX-NARLOCH2017"][0]
     assert st.status == "display_only" and st.value == pytest.approx(7.0, abs=0.1)
     assert "radiation_history date" in st.text and "52.5%" in st.text
+
+
+def test_untreated_ring_lesion_without_imaging_values_still_shows_the_differential(cases) -> None:
+    # an outsider may describe the lesion only in the record (count 1, ring enhancement)
+    rec = cases.untreated()
+    del rec["advanced_imaging"]
+    block = _block(rec)
+    assert cases.asked(block) == [cases.GBM, cases.ABSCESS]
+    assert [s.question for s in block.statements] == [cases.GBM, cases.ABSCESS]
+    assert "glioblastoma" in block.statements[0].text and "abscess" in block.statements[1].text
+    cases.check(block)
+    # the irradiated case without imaging values: no differential statement either
+    rec = cases.resected()
+    del rec["advanced_imaging"]
+    block = _block(rec)
+    assert block.statements == [] and "glioblastoma" not in cases.dump(block).lower()

@@ -174,8 +174,14 @@ def test_assessment_json_and_text_carry_the_block() -> None:
 
 
 def test_no_advanced_imaging_says_so() -> None:
-    rec = _record()
+    rec = _record(brain_metastases={"count": 3})
     del rec["advanced_imaging"]
     block = diagnosis_block(parse_patient(rec))
     assert block.statements == [] and "no advanced-imaging values" in block.summary
     assert block.context.epidemiology  # context is shown without imaging values
+    # a solitary lesion whose history is not recorded: the open question is named, sourced
+    rec = _record()
+    del rec["advanced_imaging"]
+    block = diagnosis_block(parse_patient(rec))
+    assert [s.question for s in block.statements] == [GBM]
+    assert block.statements[0].status == "display_only" and block.statements[0].source

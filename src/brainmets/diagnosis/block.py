@@ -67,12 +67,24 @@ def _summary(statements: list[DiagnosisStatement], questions: list[DiagnosisQues
     missing = sum(1 for s in statements if s.status == "not_assessable")
     asked = ", ".join(q.id.replace("_", " ") for q in questions) or "none"
     if not has_values:
-        return (f"Diagnosis aids: no advanced-imaging values entered (advanced_imaging), so no "
-                f"interpretation statements; epidemiology and screening context for primary "
-                f"{site or 'unknown'}.")
+        open_q = sorted({s.question.replace("_", " ") for s in statements})
+        return ("Diagnosis aids: no advanced-imaging values entered (advanced_imaging), so no "
+                "interpretation statements"
+                + (f"; open question(s): {', '.join(open_q)}" if open_q else "")
+                + f"; epidemiology and screening context for primary {site or 'unknown'}.")
     head = (f"{len(shown)} statement(s) with a cut-off ({support} supporting), "
             f"{missing} not assessable")
     return f"Diagnosis aids: {head}; questions: {asked}; context for primary {site or 'unknown'}."
+
+
+def _reminders(patient: Patient, asked: dict[str, str | None]) -> list[Statement]:
+    from brainmets.diagnosis import facts
+    from brainmets.diagnosis.context_rules import reminder_statements
+    from brainmets.diagnosis.rules import _context_flags
+    from brainmets.model import AdvancedImaging
+
+    ctx = _context_flags(patient, AdvancedImaging())
+    return reminder_statements(asked, ctx, facts.thresholds())
 
 
 def diagnosis_block(patient: Patient, overrides: dict[str, float] | None = None) -> Diagnosis:
@@ -82,7 +94,8 @@ def diagnosis_block(patient: Patient, overrides: dict[str, float] | None = None)
                                    why=caveat or f"lesion history: {history_text(p.history)}")
                  for q, caveat in p.asked.items()]
     has_values = patient.advanced_imaging is not None
-    statements = [to_contract(s) for s in interpret(patient, overrides)] if has_values else []
+    statements = [to_contract(s) for s in (interpret(patient, overrides) if has_values
+                                           else _reminders(patient, p.asked))]
     site = patient.primary.site
     history: dict[str, Any] = p.history.model_dump()
     history["text"] = history_text(p.history)

@@ -123,3 +123,22 @@ def context_statements(ai: AdvancedImaging | None, asked: dict[str, str | None],
     if "abscess" in asked:
         out.extend(_abscess(ai, kb["context"]))
     return out
+
+
+def reminder_statements(asked: dict[str, str | None],
+                        ctx: dict[str, bool | None], kb: dict[str, Any]) -> list[Statement]:
+    """No advanced-imaging value entered: for an untreated lesion whose diagnosis is open and
+    that is solitary or ring-enhancing, say which question is open and what would inform it."""
+    out: list[Statement] = []
+    ring, solitary = ctx.get("ring_enhancing"), ctx.get("solitary_enhancing_lesion")
+    for q, key, live in (("glioblastoma_vs_metastasis", "reminder_glioblastoma",
+                          ring is True or solitary is True),
+                         ("abscess", "reminder_abscess", ring is True)):
+        if q not in asked or not live:
+            continue
+        c = kb["context"][key]
+        text = (f"Differential: {c['text']}. No advanced-imaging value entered "
+                f"(advanced_imaging: {c['inputs']}).")
+        out.append(Statement(**_common(c, q.replace("_", " "), q), status="display_only",
+                             text=text, notes=[asked[q]] if asked[q] else []))
+    return out
