@@ -3,25 +3,37 @@
 The classical detector judges bright blobs; this module instead asks "is this brain abnormal, and
 where?" with three signals that do not look for blobs at all:
 
-* ``asymmetry``: enhancement (T1c signal above the white-matter level) that has no mirror twin
-  across the estimated mid-sagittal plane. The plane is fitted by maximising the correlation of
-  the smoothed image with its own reflection (offset and two tilts, coordinate search), so no
-  atlas and no registration are needed. Normal enhancing structures are mostly paired or on the
-  midline (choroid plexus, sinuses, falx) and cancel; a mass does not.
+* ``asymmetry``: enhancement (T1c signal above the local white-matter level) that has no mirror
+  twin across the estimated mid-sagittal plane. The plane is fitted by maximising the
+  correlation of the band-passed image with its own reflection (offset and two tilts: a coarse
+  grid, then coordinate search), so no atlas and no registration are needed. Normal enhancing
+  structures are mostly paired or on the midline (choroid plexus, sinuses, falx) and cancel; a
+  mass does not. Regions grow from seeds above ``ASYM_K`` robust SDs of the brain's own
+  left-right difference (hysteresis).
 * ``reference``: deviation from a normal brain. nilearn's bundled MNI152 2009 white-matter map is
-  placed on the scan by a cheap affine (brain-mask moments: centre and principal extents, no
-  iterative registration) and voxels that should be white matter but are CSF-dark (necrotic
-  cores, cysts, oedema) or enhancing are flagged.
-* ``mass_effect``: the lateral ventricles (CSF-dark voxels deep in the brain near the plane) are
-  compared left vs right and their centre against the plane; a displaced or one-sidedly
-  compressed ventricle system is reported as a scan-level finding (never as a lesion).
+  placed on the scan by a cheap affine (brain-mask centre and extents, no iterative
+  registration) and voxels that should be deep white matter but are CSF-dark (necrotic cores,
+  cysts) or enhancing are flagged. With such a crude fit, ventricles and mask leaks also deviate,
+  so this signal only **confirms** (it is added to ``signals`` / ``found_by`` of a region that
+  asymmetry found) and never makes a region by itself.
+* ``mass_effect``: the lateral ventricles (CSF-dark voxels deep in the brain near the plane, a
+  lesion's own dark core excluded) are compared left vs right and their centre against the
+  plane; a displaced or one-sidedly compressed ventricle system is a scan-level finding (never a
+  lesion), naming the side of the presumed mass.
 
-Everything runs on a 2 mm working grid (a 1 mm scan takes a few seconds, < 200 MB). Thresholds
-are detector parameters in units of the scan's own white-matter level and of the asymmetry
-map's robust spread; none is a clinical cut-point.
+Each region is then classified (:func:`classify`): ``lesion`` (compact, enhancing, clearly
+one-sided, not on the mask surface nor at the skull base; only on slices <= 3 mm and when the
+plane fit is trustworthy), ``finding`` (reported as "possible lesion not characterised: review")
+or ``ignore`` (tubes and sheets: asymmetric sinuses and veins; weak or tiny regions).
+:func:`second_signal` merges the result with the detector's lesions for the pipeline.
+
+Everything runs on a 2 mm working grid (about 1 s of CPU per 1 mm scan, < 300 MB). Thresholds
+are detector parameters in units of the scan's own white-matter level and of its left-right
+spread; none is a clinical cut-point. They were set on the project's phantoms and checked on
+the five development scans (../shared/real-scans), not fitted to them case by case.
 
 Output: :class:`AnomalyReport` with :class:`Region` rows (centroid_mm, volume_ml, score, signals,
-mean enhancement, a label map on the working grid) and :class:`MassEffect`.
+90th-percentile enhancement, shape, a label map on the working grid) and :class:`MassEffect`.
 """
 
 from __future__ import annotations
