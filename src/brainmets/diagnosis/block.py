@@ -153,7 +153,7 @@ def measurement_notes(values: dict[str, Any], history: str | None = None,
     by_caveat: dict[str, list[str]] = {}
     for q, caveat in p.asked.items():
         if caveat:
-            short = caveat.split("; if it was treated")[0]
+            short = caveat.split("; if not, record")[0]
             by_caveat.setdefault(short, []).append(q.replace("_", " "))
     out = [f"question {' and '.join(qs)}: {c} (give --history to say)"
            for c, qs in by_caveat.items()]

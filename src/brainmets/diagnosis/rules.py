@@ -134,10 +134,9 @@ def plan(patient: Patient) -> Plan:
     else:
         caveat = None if (h.treated is False and h.undiagnosed is True) else (
             f"history not fully recorded ({known}): read as untreated with its diagnosis open, "
-            "since this question applies only to an untreated lesion whose diagnosis is open; "
-            "if it was treated or its histology is known, record it (radiation_history, "
-            "brain_metastases.lesions[].resected or prior_srs, "
-            "advanced_imaging.histology_confirmed)")
+            "as this question applies only to an untreated lesion whose diagnosis is open; if "
+            "not, record radiation_history, lesions[].resected or prior_srs, or "
+            "advanced_imaging.histology_confirmed")
         p.asked["glioblastoma_vs_metastasis"] = caveat
         p.asked["abscess"] = caveat
     recurrence_values = _entered(ai, question_inputs()["recurrence_vs_necrosis"])
