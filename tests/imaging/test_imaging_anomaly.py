@@ -151,6 +151,9 @@ def test_combine_found_by_new_lesion_and_finding():
     assert big == 1 and small == 2  # relabelled by volume, largest first
     assert comb.found_by[small] == ["classical", "asymmetry"]
     assert comb.found_by[big] == ["asymmetry", "reference"]
+    # the new lesion is a filled 6-voxel cube: no hollow core -> solid; score carried over
+    assert comb.attrs == {big: {"enhancement": "solid", "confidence": None,
+                                "anomaly_score": 2.0}}
     kinds = [f["kind"] for f in comb.findings]
     assert kinds == ["possible_lesion", "mass_effect"]
     assert comb.findings[0]["text"] == an.FINDING_TEXT + " (supratentorial)"
@@ -273,3 +276,28 @@ def test_failure_of_the_signal_keeps_the_detector_lesions(monkeypatch):
                             np.eye(4))
     assert (comb.labels == final).all() and comb.found_by == {1: ["classical"]}
     assert comb.findings == [] and "synthetic failure" in comb.summary["notes"][0]
+
+
+def test_pipeline_reports_a_lesion_the_detector_missed(make_head):
+    """With a detector that finds nothing, the one-sided enhancing sphere is still reported, as a
+    lesion found by this signal only (no silent zero), with its measurements."""
+    from brainmets.imaging.detect import Detection
+    from brainmets.imaging.pipeline import analyse
+
+    class Blind:
+        name = "classical-blind"
+        version = "0"
+
+        def detect(self, volume, mask):
+            return Detection(labels=np.zeros(volume.shape, np.int32), confidence={})
+
+    img, aff = make_head(lesions=((30, 8, 6, 12.0, 1.7, "solid"),), skull=False, noise=0.01)
+    result, arrays = analyse(Volume(data=img, affine=aff, source="synthetic"), Blind())
+    assert result["count"] == 1
+    les = result["lesions"][0]
+    assert "asymmetry" in les["found_by"] and not any(
+        e.startswith("classical") for e in les["found_by"])
+    np.testing.assert_allclose(les["centroid_mm"], (30, 8, 6), atol=4.0)
+    assert les["enhancement"] == "solid" and les["confidence"] is None
+    assert les["longest_axial_diameter_mm"] == pytest.approx(24.0, abs=6.0)
+    assert int(arrays["labels_input"].max()) == 1

@@ -68,6 +68,7 @@ BRIGHT_SCORE = 1.1  # ... at this lower score
 MAX_ELONGATION = 2.7  # masses are compact; sinuses, veins and dura are tubes and sheets
 FINDING_SCORE = 1.0  # weaker regions, or not compact enough, are listed for review ...
 FINDING_MAX_ELONGATION = 3.0  # ... unless clearly tubular (asymmetric sinus / vein)
+RING_CORE_FRACTION = 0.15  # share of a filled region that is its unenhancing core: "ring"
 BASE_HEIGHT = 0.15  # the lowest share of the brain (skull base: carotids, cavernous sinus)
 FLOOR_HEIGHT = 0.08  # below this (foramen magnum / petrous level) regions are not listed
 MIN_DEPTH_MM = 9.0  # regions hugging the mask surface are dura, sinuses or a mask leak
@@ -558,6 +559,7 @@ class Combined:
     found_by: dict[int, list[str]]
     findings: list[dict]
     summary: dict
+    attrs: dict[int, dict] = field(default_factory=dict)  # lesions found by this signal only
 
 
 def _to_grid(lab_w: np.ndarray, aff_w: np.ndarray, aff: np.ndarray, shape: tuple[int, ...]
@@ -600,6 +602,7 @@ def combine(final: np.ndarray, engines: dict[int, list[str]], report: AnomalyRep
     found: dict[int, list[str]] = {k: list(v) for k, v in engines.items()}
     extra = np.zeros(final.shape, bool)
     extra_sig: list[tuple[np.ndarray, list[str]]] = []
+    extra_attr: list[tuple[np.ndarray, dict]] = []
     findings: list[dict] = []
     for r in report.regions:
         reg = up == r.label
@@ -610,16 +613,29 @@ def combine(final: np.ndarray, engines: dict[int, list[str]], report: AnomalyRep
                 found.setdefault(int(k), [])
                 found[int(k)] += [s for s in r.signals if s not in found[int(k)]]
         elif r.kind == "lesion":
-            filled = _to_grid(_fill_slices(report.labels == r.label).astype(np.uint8),
-                              report.affine, affine, final.shape).astype(bool) & mask
+            reg_w = report.labels == r.label
+            fill_w = _fill_slices(reg_w)
+            filled = _to_grid(fill_w.astype(np.uint8), report.affine, affine,
+                              final.shape).astype(bool) & mask
             extra |= filled
             extra_sig.append((filled, list(r.signals)))
+            hollow = 1.0 - float(reg_w.sum()) / max(float(fill_w.sum()), 1.0)
+            extra_attr.append((filled, {
+                "enhancement": "ring" if hollow >= RING_CORE_FRACTION else "solid",
+                "confidence": None, "anomaly_score": r.score}))
         else:
             findings.append(_finding(r, location))
+    attrs: dict[int, dict] = {}
     if extra.any():
+        old = final
         merged = (final > 0) | extra
         lab = cc3d.connected_components(merged.astype(np.uint8), connectivity=26)
         final, found = _relabel_found(lab.astype(np.int32), final, found, extra_sig)
+        for filled, attr in extra_attr:
+            ids = np.unique(final[filled])
+            ids = ids[ids > 0]
+            if len(ids) == 1 and not (old[final == ids[0]] > 0).any():
+                attrs[int(ids[0])] = attr
     me = report.mass_effect
     if me is not None and me.flagged:
         findings.append({
@@ -629,7 +645,7 @@ def combine(final: np.ndarray, engines: dict[int, list[str]], report: AnomalyRep
             "side_of_mass": me.side_of_mass, "ventricle_left_ml": me.left_ml,
             "ventricle_right_ml": me.right_ml, "ventricle_shift_mm": me.shift_mm,
             "signal": "mass_effect"})
-    return Combined(final, found, findings, summary(report))
+    return Combined(final, found, findings, summary(report), attrs)
 
 
 def _relabel_found(lab: np.ndarray, old: np.ndarray, found: dict[int, list[str]],

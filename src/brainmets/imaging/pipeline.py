@@ -58,6 +58,8 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
     final = comb.labels
     lesions = ms.measure_lesions(final, can.affine, frame, d.labels, d.features)
     for les in lesions:
+        for key, val in comb.attrs.get(les["id"], {}).items():  # found by the 2nd signal only
+            les.setdefault(key, val)
         les.setdefault("confidence", None)
         les.setdefault("enhancement", None)
         les["found_by"] = comb.found_by.get(les["id"], [])
