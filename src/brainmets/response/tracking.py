@@ -14,33 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from brainmets.model import InputError, format_errors
+from brainmets.imaging.result import ScanLesion, ScanResult
+from brainmets.model import InputError
 from brainmets.response.config import ResponseConfig, get_config
-
-
-class ScanLesion(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: int = Field(ge=1)
-    centroid_mm: tuple[float, float, float]
-    volume_ml: float | None = Field(default=None, ge=0)
-    longest_axial_diameter_mm: float = Field(ge=0)
-    perpendicular_diameter_mm: float | None = Field(default=None, ge=0)
-    max_diameter_mm: float | None = Field(default=None, ge=0)
-
-
-class ScanOutput(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    input: str | None = None
-    date: str | None = None
-    lesions: list[ScanLesion]
 
 
 @dataclass
 class ScanDir:
     folder: Path
-    scan: ScanOutput
+    scan: ScanResult
     image: Path | None
     labels: Path | None
     date: dt.date | None = None
@@ -70,13 +53,9 @@ def load_scan_dir(folder: Path) -> ScanDir:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError([f"{where}: invalid JSON: {exc}"]) from None
-    try:
-        scan = ScanOutput.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(format_errors(exc, prefix=f"{where}: ")) from None
-    ids = [les.id for les in scan.lesions]
-    if len(set(ids)) != len(ids):
-        raise InputError([f"{where}: lesions: duplicate lesion ids {sorted(ids)}"])
+    if isinstance(data, dict) and "lesions" not in data:
+        raise InputError([f"{where}: lesions: required"])
+    scan = ScanResult.parse(data, where)  # the one shape of lesions.json (CONTRACT §3)
     labels = folder / "lesions.nii.gz"
     sd = ScanDir(
         folder, scan, _resolve_image(folder, scan.input), labels if labels.is_file() else None
