@@ -105,3 +105,36 @@ def test_rule_thresholds():
     assert (e["srs_5_10_cumulative_volume_below_ml"], e["favourable_max_count"],
             e["unfavourable_survival_below_months"], e["surgery_size_above_mm"],
             e["dex_threshold_mg"], e["pdl1_high_min"]) == (15, 10, 3, 30, 4, 50)
+
+
+def test_dose_texts():
+    # Doses shown as text carry clinical numbers too; each written from the spec.
+    d = kb.dosing()
+    # §2.2 / §1.2 KQ1.3-1.6: single fraction 20-24 Gy (< 2 cm), 18 Gy (2-2.9 cm), up to 15 Gy
+    # (3-4 cm); multifraction 27 Gy/3 or 30 Gy/5 (V12Gy > 10 cm3 for < 2 cm); SRS > 6 cm
+    # discouraged
+    assert [(b["single_fraction"], b["multifraction"])
+            for b in d["srs_single_fraction"]["bin"]] == [
+        ("20-24 Gy x 1", "27 Gy/3 or 30 Gy/5 if multifraction is chosen (e.g. V12Gy > 10 cm3)"),
+        ("18 Gy x 1", "27 Gy/3 or 30 Gy/5"),
+        ("up to 15 Gy x 1 only if single fraction is chosen",
+         "27 Gy/3 or 30 Gy/5 (multifraction preferred)"),
+        ("not preferred", "surgery first; if surgery is not feasible, multifraction SRS is "
+                          "preferred over single fraction"),
+        ("SRS discouraged", "SRS discouraged for tumours > 6 cm"),
+    ]
+    # §3.1: WBRT standard 30 Gy/10; short course 20 Gy/5 for poor prognosis
+    assert (d["wbrt"]["standard"], d["wbrt"]["short_course"]) == ("30 Gy/10", "20 Gy/5")
+    # §2.3: fractionated cavity SRS 9 Gy x 3 for cavities > 3 cm
+    assert d["cavity_single_fraction"]["fractionated"].startswith("9 Gy x 3 for cavities > 3 cm")
+    s = kb.settings()
+    # §5.1 RYKEN10: mild symptoms 4-8 mg/day; severe raised ICP >= 16 mg/day
+    assert (s["dexamethasone"]["mild"], s["dexamethasone"]["severe_icp"]) == (
+        "4-8 mg/day", ">= 16 mg/day")
+    # §3.3 memantine: within 3 days of WBRT, target 20 mg/day, 24 weeks; weekly 5 mg titration
+    assert s["memantine"]["schedule"] == (
+        "start within 3 days of starting WBRT; target 20 mg/day; total 24 weeks")
+    assert s["memantine"]["titration"] == [
+        "week 1: 5 mg morning (5 mg/day)", "week 2: 5 mg morning + 5 mg evening (10 mg/day)",
+        "week 3: 10 mg morning + 5 mg evening (15 mg/day)",
+        "weeks 4-24: 10 mg morning + 10 mg evening (20 mg/day)"]
