@@ -1,4 +1,6 @@
-"""Peak server memory under each upload bomb of issue #17 (a script, not a test module).
+"""Figures for issue #17 from a real ``brainmets serve`` (a script, not a test module): peak
+server memory under each upload bomb, and how many of 40 bad bearer tokens / 40 bad logins from
+one address are refused with 429.
 
 Starts ``brainmets serve`` on loopback per bomb (a fresh process, so the peak is the bomb's),
 warms it with one valid upload, then posts the bomb and reads the process's peak resident set
@@ -80,6 +82,31 @@ def measure(name: str, bomb: Path, work: Path, port: int) -> dict:
         proc.wait(10)
 
 
+def measure_auth(work: Path, port: int, kind: str) -> dict:
+    """40 bad bearer tokens (kind "tokens") or 40 failed logins ("logins") on a fresh server."""
+    from brainmets.store import open_store, repo
+
+    data = work / f"data-auth-{kind}"
+    st = open_store(None, data)
+    with st.session() as s:
+        repo.create_user(s, "m", "clinician")
+    st.dispose()
+    proc = _serve(data, port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        if kind == "tokens":
+            codes = [httpx.get(url + "/api/patients", headers={"Authorization": f"Bearer b{i}"})
+                     .status_code for i in range(40)]
+        else:
+            codes = [httpx.post(url + "/login", data={"token": f"b{i}", "next": "/patients"})
+                     .status_code for i in range(40)]
+        return {f"bad_{kind}": 40, "401": codes.count(401), "429": codes.count(429),
+                "first_429_at": codes.index(429) + 1 if 429 in codes else None}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bombs-"))
     bombs = {
@@ -91,12 +118,17 @@ def main() -> None:
     }
     import socket
 
-    rows = []
-    for name, path in bombs.items():
+    def free_port() -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        rows.append(measure(name, path, work, port))
+            return s.getsockname()[1]
+
+    rows: list[dict] = []
+    for kind in ("tokens", "logins"):
+        rows.append(measure_auth(work, free_port(), kind))
+        print(json.dumps(rows[-1]), flush=True)
+    for name, path in bombs.items():
+        rows.append(measure(name, path, work, free_port()))
         print(json.dumps(rows[-1]), flush=True)
     if len(sys.argv) > 1:
         Path(sys.argv[1]).write_text(json.dumps(rows, indent=2) + "\n")
