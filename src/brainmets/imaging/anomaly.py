@@ -39,13 +39,18 @@ Output: :class:`AnomalyReport` with :class:`Region` rows (centroid_mm, volume_ml
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from brainmets.imaging import preprocess as pp
+
+if TYPE_CHECKING:
+    from brainmets.imaging.detect import Detection, Detector
 
 WORK_MM = 2.0  # working grid
 THICK_MM = 3.0  # thicker slices: partial volume makes the mirror comparison a hint only
@@ -590,7 +595,8 @@ def engines_of(final: np.ndarray, det_labels: np.ndarray, det_features: dict,
 
 
 def combine(final: np.ndarray, engines: dict[int, list[str]], report: AnomalyReport,
-            mask: np.ndarray, affine: np.ndarray, location=None) -> Combined:
+            mask: np.ndarray, affine: np.ndarray,
+            location: Callable[[np.ndarray], str] | None = None) -> Combined:
     """Merge the anomaly regions into the detector's lesions.
 
     A region overlapping a lesion adds its signals to that lesion's ``found_by``; a strong
@@ -675,7 +681,7 @@ def _relabel_found(lab: np.ndarray, old: np.ndarray, found: dict[int, list[str]]
     return out, new_found
 
 
-def _finding(r: Region, location) -> dict:
+def _finding(r: Region, location: Callable[[np.ndarray], str] | None) -> dict:
     where = location(np.asarray(r.centroid_mm)) if location else None
     return {
         "kind": "possible_lesion",
@@ -705,7 +711,7 @@ def summary(report: AnomalyReport) -> dict:
     }
 
 
-def engine_key(det) -> str:
+def engine_key(det: Detector | object) -> str:
     """Short engine name for ``found_by``: "classical", or "model" for a user model."""
     name = str(getattr(det, "name", "detector"))
     if name.startswith("model:"):
@@ -713,8 +719,9 @@ def engine_key(det) -> str:
     return "classical" if name.startswith("classical") else name
 
 
-def second_signal(final: np.ndarray, detection, det, data: np.ndarray, mask: np.ndarray,
-                  affine: np.ndarray, frame: dict | None = None) -> Combined:
+def second_signal(final: np.ndarray, detection: Detection, det: Detector | object,
+                  data: np.ndarray, mask: np.ndarray, affine: np.ndarray,
+                  frame: dict | None = None) -> Combined:
     """Run the anomaly signals on a canonical scan and merge them with the detector's lesions
     (``final``: its relabelled lesions). Used by :func:`brainmets.imaging.pipeline.analyse`."""
     from brainmets.imaging import measure as ms

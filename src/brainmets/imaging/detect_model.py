@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +179,8 @@ def window_starts(n: int, p: int, overlap: float) -> list[int]:
 
 
 def sliding_window(img: np.ndarray, patch: tuple[int, int, int], overlap: float,
-                   predict, mirror_axes: tuple[int, ...] = ()) -> np.ndarray:
+                   predict: Callable[[np.ndarray], np.ndarray],
+                   mirror_axes: tuple[int, ...] = ()) -> np.ndarray:
     """Probability map of ``img`` from ``predict(window) -> prob window`` (same shape), windows
     blended with :func:`gaussian_weight`, each averaged over its mirrored copies."""
     pad = [(0, max(0, p - s)) for s, p in zip(img.shape, patch, strict=True)]
