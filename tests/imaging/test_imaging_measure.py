@@ -71,7 +71,8 @@ def test_location_frame_regions():
 
 ORIENTS = [
     ("identity", lambda a: a, np.eye(4)),
-
+    ("flip_x", None, None),
+    ("permute_zyx", None, None),
     ("flip_yz_permute", lambda a: a[:, ::-1, ::-1].transpose(1, 0, 2), None),
 ]
 
