@@ -146,3 +146,19 @@ def test_combined_rule_and_authorless_studies_are_named_plainly(cases) -> None:
     assert "Rule from Romano 2022" in combined and "Cut-off < 1 from" not in combined
     # §3.2: the peritumoral MRS study is known by its journal (authors not captured)
     assert "from Egypt J Neurosurg 2022 [DX-EGJNS2022]" in sts["R-MRS-1:T6"].text
+
+
+def test_each_pet_tracer_gets_its_own_rule(cases) -> None:
+    # §4.3: FDOPA SUVLmax/Bkgrmax >= 1.59 (Cicone 2015); MET LNR >= 1.40 (PMC5674753)
+    for tracer, rule, source in (("fdopa", "R-PET-2:T10", "DX-CICONE2015"),
+                                 ("met", "R-PET-3:T11", None)):
+        rec = cases.resected(pet_tracer=tracer, pet_suvmax_ratio=1.8)
+        for key in ("pet_tbrmax", "pet_tbrmean", "pet_tac_pattern"):
+            rec["advanced_imaging"].pop(key)
+        block = diagnosis_block(parse_patient(rec))
+        by_id = {s.id: s for s in block.statements}
+        assert by_id[rule].status == "supports"
+        assert source is None or by_id[rule].source == source
+        assert not any(i.startswith("R-PET-1") for i in by_id)  # FET rules: another tracer
+        assert "glioblastoma" not in cases.dump(block).lower()
+        cases.check(block)
