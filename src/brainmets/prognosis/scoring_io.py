@@ -82,7 +82,8 @@ def _unnest_structs(df: pl.DataFrame) -> pl.DataFrame:
         if not structs:
             return df
         for c in structs:
-            fields = [f.name for f in df.schema[c].fields]
+            dt = df.schema[c]
+            fields = [f.name for f in dt.fields] if isinstance(dt, pl.Struct) else []
             df = df.with_columns(
                 [pl.col(c).struct.field(f).alias(f"{c}_{f}") for f in fields if f"{c}_{f}"
                  not in df.columns]

@@ -35,7 +35,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from brainmets.errors import BrainmetsError
 from brainmets.service.security import redact_paths
@@ -147,7 +147,7 @@ def stage_upload(src: BinaryIO, tmp_root: Path, settings: Settings) -> Staged:
         raise UploadError(422, f"file: could not be read ({type(exc).__name__})") from None
 
 
-def _read_header(path: Path) -> object:
+def _read_header(path: Path) -> Any:
     """The NIfTI-1/2 header (nibabel) read from the first bytes only (gzip or plain)."""
     import nibabel as nib
 
@@ -164,17 +164,17 @@ def _read_header(path: Path) -> object:
                           ) from None
 
 
-def _check_header(hdr: object, settings: Settings) -> tuple[tuple[int, ...], object, int]:
+def _check_header(hdr: Any, settings: Settings) -> tuple[tuple[int, ...], Any, int]:
     """Shape, voxel dtype and data offset, refused before any allocation when too big."""
     import numpy as np
     from nibabel.spatialimages import HeaderDataError
 
     try:
-        shape = tuple(int(d) for d in hdr.get_data_shape())  # type: ignore[attr-defined]
-        dtype = np.dtype(hdr.get_data_dtype())  # type: ignore[attr-defined]
-        offset = int(hdr.get_data_offset())  # type: ignore[attr-defined]
-        zooms = np.asarray(hdr.get_zooms()[:3], dtype=float)  # type: ignore[attr-defined]
-        aff = np.asarray(hdr.get_best_affine(), dtype=float)  # type: ignore[attr-defined]
+        shape = tuple(int(d) for d in hdr.get_data_shape())
+        dtype = np.dtype(hdr.get_data_dtype())
+        offset = int(hdr.get_data_offset())
+        zooms = np.asarray(hdr.get_zooms()[:3], dtype=np.float64)
+        aff = np.asarray(hdr.get_best_affine(), dtype=np.float64)
     except (ValueError, TypeError, OverflowError, KeyError, HeaderDataError) as exc:
         raise UploadError(422, f"file: invalid NIfTI header ({redact_paths(str(exc))})") from None
     if len(shape) == 4 and shape[3] == 1:
@@ -210,7 +210,7 @@ def _check_header(hdr: object, settings: Settings) -> tuple[tuple[int, ...], obj
 MAX_HEADER_BYTES = 64 * 2**20  # vox_offset: header plus extensions
 
 
-def _skip(f: BinaryIO, n: int) -> None:
+def _skip(f: Any, n: int) -> None:
     while n > 0:  # in pieces: a huge vox_offset must not become one huge read
         got = f.read(min(CHUNK, n))
         if not got:
@@ -218,13 +218,13 @@ def _skip(f: BinaryIO, n: int) -> None:
         n -= len(got)
 
 
-def _scan_data(path: Path, dtype: object, offset: int,
+def _scan_data(path: Path, dtype: Any, offset: int,
                nbytes: int) -> tuple[int, int, float, float]:
     """Stream the voxel data once: (bytes missing, non-finite count, min, max)."""
     import numpy as np
 
     opener = gzip.open if path.suffix == ".gz" else open
-    size = dtype.itemsize  # type: ignore[attr-defined]
+    size = dtype.itemsize
     step = DATA_CHUNK - DATA_CHUNK % size
     bad, lo, hi, left = 0, float("inf"), float("-inf"), nbytes
     with opener(path, "rb") as f:
@@ -237,7 +237,7 @@ def _scan_data(path: Path, dtype: object, offset: int,
             arr = np.frombuffer(chunk[: len(chunk) - len(chunk) % size], dtype=dtype)
             if not arr.size:
                 continue
-            if dtype.kind == "f":  # type: ignore[attr-defined]
+            if dtype.kind == "f":
                 bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
                 if bad:
                     break
@@ -251,7 +251,7 @@ def _check_nifti(path: Path, settings: Settings) -> tuple[int, ...]:
     if offset > MAX_HEADER_BYTES:
         raise UploadError(422, f"file: NIfTI data offset {offset:,} bytes is implausible "
                           f"(more than {MAX_HEADER_BYTES // 2**20} MB of header extensions)")
-    nbytes = shape[0] * shape[1] * shape[2] * dtype.itemsize  # type: ignore[attr-defined]
+    nbytes = shape[0] * shape[1] * shape[2] * dtype.itemsize
     try:
         left, bad, lo, hi = _scan_data(path, dtype, offset, nbytes)
     except (OSError, EOFError, zlib.error) as exc:
@@ -342,7 +342,7 @@ def _extract_capped(zf: zipfile.ZipFile, m: zipfile.ZipInfo, target: Path, cap: 
                           f"({redact_paths(str(exc))})") from None
 
 
-def _dicom_header(path: Path, m: zipfile.ZipInfo, i: int) -> object:
+def _dicom_header(path: Path, m: zipfile.ZipInfo, i: int) -> Any:
     """Parse one slice's header (no pixel data); it must be a 3-D-positioned DICOM image."""
     import pydicom
 
