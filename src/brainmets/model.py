@@ -283,6 +283,11 @@ class Patient(_Record):
             raise ValueError(f"KPS must be 0-100 in steps of 10, got {v}")
         return v
 
+    @field_validator("radiation_history", mode="before")
+    @classmethod
+    def _null_history_is_absent(cls, v: Any) -> Any:
+        return [] if v is None else v  # JSON null = absent = not recorded (as [] is read)
+
     @field_validator("age", "kps", "ecog", mode="before")
     @classmethod
     def _no_float_truncation(cls, v: Any) -> Any:

@@ -90,11 +90,11 @@ def test_irradiation_recorded_any_way_closes_the_differential(cases, how: str) -
     cases.check(block)
 
 
-@pytest.mark.parametrize("how", ["no_key", "empty_list", "imaging_untreated_flags"])
+@pytest.mark.parametrize("how", ["no_key", "empty_list", "null", "imaging_untreated_flags"])
 def test_untreated_expressed_any_way_gets_the_differential(cases, how: str) -> None:
     rec = cases.untreated()
-    if how == "empty_list":
-        rec["radiation_history"] = []
+    if how in ("empty_list", "null"):
+        rec["radiation_history"] = [] if how == "empty_list" else None
     elif how == "imaging_untreated_flags":
         rec["advanced_imaging"].update(previously_treated=False, histology_confirmed=False,
                                        prior_srs=False)
