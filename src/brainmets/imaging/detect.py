@@ -275,6 +275,26 @@ def _resample_to_working(img: np.ndarray, mc: np.ndarray, sp: np.ndarray, ws: fl
     return iw, mw, zoom, same
 
 
+THICK_SLICE_MM = 3.0  # slices thicker than this: small lesions can fall between them
+OBLIQUE_DEG = 5.0
+
+
+def _assumptions(sp: np.ndarray, ws: float, aff: np.ndarray) -> list[str]:
+    """What the detector assumed about this input (reported as warnings)."""
+    out = ["intensities: bias-corrected and divided by the white-matter level (the brightest "
+           "large peak of the brain histogram); enhancement = brighter than white matter"]
+    if float(sp.max()) > THICK_SLICE_MM:
+        out.append(f"thick slices ({float(sp.max()):.1f} mm): analysed on a {ws:g} mm grid "
+                   "interpolated between slices; lesions smaller than about one slice thickness "
+                   "may be missed and volumes are approximate")
+    cosines = np.abs(aff[:3, :3] / np.maximum(sp, 1e-9)).max(axis=0)
+    tilt = float(np.degrees(np.arccos(np.clip(cosines.min(), -1.0, 1.0))))
+    if tilt > OBLIQUE_DEG:
+        out.append(f"oblique acquisition (axes up to {tilt:.0f} degrees from the RAS axes): "
+                   "kept oblique; locations use a registration-free frame")
+    return out
+
+
 def _prepare(volume: Volume, mask: np.ndarray) -> _Work:
     """Crop to the brain, correct the bias, normalise to white matter, resample to ws mm."""
     data, aff = volume.data, volume.affine
@@ -305,7 +325,8 @@ def _prepare(volume: Volume, mask: np.ndarray) -> _Work:
     aff_w = aff_w @ np.diag(np.append(zoom, 1.0))  # working idx -> world
     xmid = float(np.median((np.argwhere(mw[::2, ::2, ::2]) * 2 @ aff_w[:3, :3].T)[:, 0]
                            + aff_w[0, 3]))
-    info = {"ws_mm": ws, "noise": noise, "wm_level": wm, "bias_coef": bias.coef.tolist()}
+    info = {"ws_mm": ws, "noise": noise, "wm_level": wm, "bias_coef": bias.coef.tolist(),
+            "assumptions": _assumptions(sp, ws, aff)}
     return _Work(iw=iw, mw=mw, depth=depth, holes=holes, e=e, ws=ws, noise=noise, aff_w=aff_w,
                  xmid=xmid, same=same, zoom=zoom, crop=crop, lo=lo, hi=hi, info=info)
 

@@ -176,7 +176,8 @@ def _looks_like_dicom(p: Path) -> bool:
 # ----------------------------------------------------------------------------- DICOM
 
 
-def _load_dicom_dir(folder: Path) -> Volume:
+def _dicom_headers(folder: Path) -> tuple[list, list[str]]:
+    """(file, header) of every DICOM image file under ``folder``; names of skipped files."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -212,6 +213,10 @@ def _load_dicom_dir(folder: Path) -> Volume:
             f"{folder}: no DICOM image files found ({len(skipped)} non-image or unreadable "
             "file(s), e.g. " + ", ".join(skipped[:3]) + ")"
         )
+    return headers, skipped
+
+
+def _one_series(folder: Path, headers: list) -> list:
     series: dict[str, list] = {}
     for f, ds in headers:
         series.setdefault(str(getattr(ds, "SeriesInstanceUID", "?")), []).append((f, ds))
@@ -239,6 +244,13 @@ def _load_dicom_dir(folder: Path) -> Volume:
             f"{folder}: only {len(items)} slice(s): a 2-D image, not a 3-D volume "
             f"(need at least {MIN_SHAPE} slices)"
         )
+    return items
+
+
+def _slice_geometry(folder: Path, items: list) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Check the slices form one regular stack; (items sorted along the normal, row direction,
+    column direction, slice positions)."""
+    ds0 = items[0][1]
     for f, ds in items:
         for tag in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"):
             if tag not in ds:
@@ -274,14 +286,19 @@ def _load_dicom_dir(folder: Path) -> Volume:
             f"{folder}: irregular slice spacing ({steps.min():.3g}-{steps.max():.3g} mm): "
             "missing slices or a mixed series"
         )
-    ps = [float(v) for v in ds0.PixelSpacing]  # [between rows, between columns]
+    return items, row_dir, col_dir, pos
+
+
+def _read_pixels(items: list) -> tuple[list[np.ndarray], list]:
+    import pydicom
+
     slices = []
     full = []
     for f, _ in items:
         try:
             ds = pydicom.dcmread(str(f))
             arr = ds.pixel_array.astype(np.float32)
-        except Exception as exc:
+        except Exception as exc:  # pydicom / codecs raise assorted errors on damaged pixel data
             raise ImagingInputError(
                 f"{f}: truncated or unreadable pixel data ({_short(exc)})"
             ) from None
@@ -291,6 +308,16 @@ def _load_dicom_dir(folder: Path) -> Volume:
         inter = float(getattr(ds, "RescaleIntercept", 0.0) or 0.0)
         slices.append(arr * slope + inter)
         full.append(ds)
+    return slices, full
+
+
+def _load_dicom_dir(folder: Path) -> Volume:
+    headers, skipped = _dicom_headers(folder)
+    items = _one_series(folder, headers)
+    items, row_dir, col_dir, pos = _slice_geometry(folder, items)
+    ds0 = items[0][1]
+    ps = [float(v) for v in ds0.PixelSpacing]  # [between rows, between columns]
+    slices, full = _read_pixels(items)
     # array axes: (column index c, row index r, slice k)
     data = np.stack([s.T for s in slices], axis=-1).astype(np.float32)
     aff_lps = np.eye(4)
