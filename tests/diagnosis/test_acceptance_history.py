@@ -196,3 +196,37 @@ def test_untreated_ring_lesion_without_imaging_values_still_shows_the_differenti
     del rec["advanced_imaging"]
     block = _block(rec)
     assert block.statements == [] and "glioblastoma" not in cases.dump(block).lower()
+
+
+def test_random_records_keep_the_contract(cases) -> None:
+    # any subset of imaging values with any recorded treatment: every statement sourced and
+    # labelled (CONTRACT §2); a treated lesion never gets the differential of an untreated one
+    import random
+
+    rng = random.Random(19)
+    keys = sorted(cases.FULL)
+    treatments = [
+        ("radiation_history", [{"modality": "srs"}]), ("radiation_history", [{"modality": "wbrt"}]),
+        ("lesion", {"prior_srs": True}), ("lesion", {"resected": True}),
+        ("imaging", {"prior_srs": True}), ("imaging", {"previously_treated": True}),
+    ]
+    for _ in range(150):
+        rec = cases.untreated(site=rng.choice(["nsclc", "sclc", "breast", "melanoma", "renal",
+                                               "gi", "other", "unknown"]))
+        rec["advanced_imaging"] = {k: cases.FULL[k] for k in rng.sample(keys, rng.randint(1, 20))}
+        treated = rng.random() < 0.5
+        if treated:
+            where, value = rng.choice(treatments)
+            if where == "radiation_history":
+                rec["radiation_history"] = value
+            elif where == "lesion":
+                rec["brain_metastases"]["lesions"][0].update(value)
+            else:
+                rec["advanced_imaging"].update(value)
+        block = _block(rec)
+        cases.check(block)
+        if treated:
+            assert cases.GBM not in cases.asked(block) and cases.ABSCESS not in cases.asked(block)
+            assert "glioblastoma" not in cases.dump(block).lower(), rec
+        else:
+            assert cases.asked(block)[:2] == [cases.GBM, cases.ABSCESS]

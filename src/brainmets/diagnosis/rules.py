@@ -443,6 +443,9 @@ def interpret(
         caveat = p.asked.get(st.question_id)
         if caveat:
             st.notes.append(caveat)
+        if st.confidence == "interpolated" and "interpolated" not in st.text:
+            st.text += (" Its cut-off is the toolkit's own interpolated value, not a published "
+                        "threshold (confidence: interpolated).")
     return out
 
 
