@@ -20,11 +20,21 @@ R = Rule
 
 def steroids() -> list[Rule]:
     return [
+        # decision 11: the dose follows the symptom level only; each level cites its own
+        # RYKEN10 statement (the >= 16 mg/day text never sits beside the 4-8 mg/day dose)
         R("RYKEN10 / EANO21 dexamethasone", "dexamethasone", "supportive",
-          ["RYKEN10:mild", "RYKEN10:severe", "EANO21:steroids"],
-          [symptomatic_any()],
+          ["RYKEN10:mild", "EANO21:steroids"],
+          [symptomatic_any(), Cond("no severe raised intracranial pressure recorded",
+                                   lambda c: c.severe_icp is not True, gate=True)],
           lambda c: f"Symptomatic brain metastases ({c.symptom}): dexamethasone at the lowest "
           "effective dose for the shortest time, with a taper (RYKEN10 Level 3; EANO21).",
+          dose=dex_dose, notes=dex_notes),
+        R("RYKEN10 / EANO21 dexamethasone (severe raised ICP)", "dexamethasone", "supportive",
+          ["RYKEN10:severe", "EANO21:steroids"],
+          [symptomatic_any(), Cond("severe raised intracranial pressure",
+                                   lambda c: c.severe_icp is True, gate=True)],
+          "Severe symptoms of raised intracranial pressure: dexamethasone with urgent "
+          "local-therapy / neurosurgical review (RYKEN10 Level 3; EANO21).",
           dose=dex_dose, notes=dex_notes),
         R("EANO21 no steroids if asymptomatic", "dexamethasone", "supportive",
           ["EANO21:steroids", "MORAVAN20:steroids", "RYKEN10:asymptomatic"],
