@@ -162,3 +162,24 @@ def test_each_pet_tracer_gets_its_own_rule(cases) -> None:
         assert not any(i.startswith("R-PET-1") for i in by_id)  # FET rules: another tracer
         assert "glioblastoma" not in cases.dump(block).lower()
         cases.check(block)
+
+
+def test_perfusion_command_names_the_missing_solitary_input(tmp_path, phantom) -> None:
+    from typer.testing import CliRunner
+
+    from brainmets.cli import app
+
+    ph = phantom.make()
+    sim = phantom.dsc(ph, {1: 0.0})
+    f = phantom.save(tmp_path / "dsc.nii.gz", sim.signal, ph.affine, dt=sim.dt)
+    les = phantom.save(tmp_path / "les.nii.gz", ph.labels, ph.affine)
+    base = ["perfusion", str(f), "--te", "30", "--lesions", str(les), "--flip-angle", "60",
+            "--preload", "yes", "--field-strength", "3", "--history", "untreated", "--out"]
+    res = CliRunner().invoke(app, [*base, str(tmp_path / "a")])
+    assert res.exit_code == 0, res.output
+    # issue #19: "solitary" is an input; the measured value is shown, not silently dropped
+    assert "needs advanced_imaging.solitary_enhancing_lesion (value" in res.output
+    assert "give --solitary or --not-solitary" in res.output
+    res = CliRunner().invoke(app, [*base, str(tmp_path / "b"), "--solitary"])
+    assert res.exit_code == 0 and "DX-ROMANO2022" in res.output
+    assert "give --solitary" not in res.output

@@ -74,6 +74,9 @@ def echo_result(head: dict[str, Any], summary: dict[str, Any], history: str | No
         if not rows:
             typer.echo(f"lesion {lid}: no interpretation statement: no cut-off of the questions "
                        "asked applies to these values")
+        if any("advanced_imaging.solitary_enhancing_lesion" in s.get("missing", []) for s in rows):
+            typer.echo(f"  lesion {lid}: give --solitary or --not-solitary (an input, never "
+                       "inferred) to apply the rules for a solitary lesion")
         for note in e.get("statement_notes", []):
             typer.echo(f"  lesion {lid}: {note}")
     if history is None and summary["lesions"]:

@@ -143,7 +143,8 @@ def measurement_statements(values: dict[str, Any], history: str | None = None,
     recurrence vs necrosis asked, with a caveat, only when its values were measured).
     """
     patient = _measurement_patient(values, history, solitary)
-    return [s for s in interpret(patient) if s.status in _SHOWN]
+    return [s for s in interpret(patient) if s.status in _SHOWN
+            or (s.status == "not_assessable" and s.value is not None)]  # measured, context missing
 
 
 def measurement_notes(values: dict[str, Any], history: str | None = None,
@@ -164,5 +165,5 @@ def statement_dicts(statements: list[Statement]) -> list[dict[str, Any]]:
     """JSON form for the command output (CONTRACT §2 statement fields)."""
     return [to_contract(s).model_dump(include={"id", "text", "question", "cutoff", "source",
                                                "confidence", "status", "reliability",
-                                               "notes"})
+                                               "notes", "missing"})
             for s in statements]
