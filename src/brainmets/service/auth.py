@@ -2,7 +2,9 @@
 
 Tokens arrive as ``Authorization: Bearer ...`` (API) or, for the web UI only, in the HttpOnly,
 SameSite=Strict ``bm_token`` cookie set by the login page; unsafe requests authenticated by the
-cookie must also come from the same origin (CSRF check).
+cookie must also come from the same origin (CSRF check). Every presented token passes the
+per-address brute-force limiter of :mod:`brainmets.service.security` (429 + ``Retry-After``
+while locked out); every refusal is marked on ``request.state`` for the audit.
 """
 
 from __future__ import annotations
