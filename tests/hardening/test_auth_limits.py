@@ -151,8 +151,11 @@ def test_no_inline_script_in_templates():
 
     import brainmets.service as svc
 
-    root = Path(svc.__file__).parent / "templates"
-    for t in root.rglob("*.html"):
+    import brainmets.report as rep
+
+    roots = [Path(svc.__file__).parent / "templates",  # + the report partials the page includes
+             Path(rep.__file__).parent / "templates" / "partials"]
+    for t in (t for root in roots for t in root.rglob("*.html")):
         text = t.read_text(encoding="utf-8")
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), t  # inline script
         assert not re.search(r"\son[a-z]+\s*=", text), t  # inline event handler
