@@ -84,7 +84,9 @@ def radiation_caveats(result: Any, history: Any) -> list[RadiationCaveat]:
             "pseudo-progression or radiation necrosis can look like progression. RANO-BM: when "
             "treatment-related change is possible after radiotherapy, repeat imaging (possibly "
             "sooner), pathology and/or advanced imaging, with MDT review, before PD is acted on. "
-            "No time window is given, so this applies to any irradiated lesion.")
+            "No time window is given, so this applies to any irradiated lesion. Diagnosis aids: "
+            "perfusion MRI rCBV (`brainmets perfusion`), the ADC course after radiotherapy "
+            "(`brainmets adc`), MR spectroscopy or amino-acid PET.")
     aids = ["perfusion MRI (DSC rCBV; diagnosis.md §2.6: higher rCBV favours recurrence): "
             "`brainmets perfusion`",
             "diffusion (ADC course after radiotherapy, diagnosis.md §1.3.5): `brainmets adc`",
