@@ -149,9 +149,8 @@ def test_hsts_and_secure_cookie_behind_tls(tmp_path, hmake):
 def test_no_inline_script_in_templates():
     from pathlib import Path
 
-    import brainmets.service as svc
-
     import brainmets.report as rep
+    import brainmets.service as svc
 
     roots = [Path(svc.__file__).parent / "templates",  # + the report partials the page includes
              Path(rep.__file__).parent / "templates" / "partials"]
