@@ -97,6 +97,7 @@ def _scan_csv(path: Path) -> tuple[Path | None, list[tuple[int, str]], list[int]
     original 1-based row number of every kept record)."""
     bad: list[tuple[int, str]] = []
     kept: list[int] = []
+    csv.field_size_limit(max(csv.field_size_limit(), 2**28))  # long text cells are data too
     with path.open(newline="", encoding="utf-8", errors="replace") as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -186,7 +187,7 @@ def read_table_rows(path: Path) -> tuple[pl.DataFrame, list[tuple[int, str]], li
             clean, bad, kept = _scan_jsonl(path)  # a bad line: read the others
             df = _read(clean, fmt) if kept else pl.DataFrame()
             kept = kept if bad else None
-    except (pl.exceptions.PolarsError, OSError, ValueError, UnicodeError) as exc:
+    except (pl.exceptions.PolarsError, OSError, ValueError, UnicodeError, csv.Error) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TableError(f"INPUT: cannot read {path} as {fmt}: {first}") from None
     finally:
