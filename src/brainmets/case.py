@@ -382,7 +382,8 @@ def scan_lesion_to_record(les: ScanLesion) -> dict[str, Any]:
 
 def _shown(lid: str, source: Literal["record", "scan"], rec: dict[str, Any],
            **extra: Any) -> CaseLesion:
-    keep = {k: v for k, v in rec.items() if k in CaseLesion.model_fields}
+    skip = {"id", "source", *extra}  # given explicitly; a record may carry them too
+    keep = {k: v for k, v in rec.items() if k in CaseLesion.model_fields and k not in skip}
     return CaseLesion(id=lid, source=source, **keep, **extra)
 
 
@@ -428,7 +429,7 @@ def _record_lesions(patient: Patient) -> list[_Cand]:
     out = []
     for i, les in enumerate(patient.brain_metastases.lesions):
         raw = les.model_dump(mode="json", exclude_none=True)
-        lid = str((les.model_extra or {}).get("id") or f"R{i + 1}")
+        lid = les.id or str((les.model_extra or {}).get("id") or f"R{i + 1}")
         out.append(_Cand(shown=_shown(lid, "record", raw), record=raw))
     return out
 

@@ -85,6 +85,8 @@ class Primary(Markers):
 
 
 class Lesion(_Record):
+    # optional id ("L1"): what radiation_history.lesion_ids and review decisions refer to
+    id: str | None = Field(default=None, min_length=1, max_length=64)
     diameter_mm: float | None = Field(default=None, ge=0, le=300)
     volume_ml: float | None = Field(default=None, ge=0, le=2000)
     location: Location | None = None
