@@ -221,4 +221,39 @@ def test_layout_has_no_sideways_scroll(browser, server, width, name):
                         (f"/patients/{pid}/edit", "form")):
         page.goto(srv.url + path)
         page.screenshot(path=str(OUT / f"layout-{label}-{name}.png"), full_page=True)
-        assert _no_sideways_scroll(page), (label, width)
+        wide = page.evaluate("""() => [...document.querySelectorAll('body *')].filter(
+            e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+            .slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className)""")
+        assert _no_sideways_scroll(page), (label, width, wide)
+
+
+def test_a_click_on_the_image_adds_a_lesion(browser, server):
+    """With the add mode on, a click on the NiiVue image sends POST .../lesions with the
+    clicked point as the seed: a new lesion row, or (a seed in plain tissue) the refusal
+    naming centroid_mm. Without WebGL the page says the viewer fell back, and this is skipped."""
+    from playwright.sync_api import expect
+
+    srv, token, pid = server
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(20_000)
+    _login(page, srv.url, token)
+    page.goto(f"{srv.url}/patients/{pid}")
+    page.wait_for_function("() => ['ready', 'fallback'].includes("
+                           "document.getElementById('viewer').dataset.state)", timeout=60_000)
+    if page.locator("#viewer").get_attribute("data-state") != "ready":
+        pytest.skip("no WebGL2 in this chromium: the viewer fell back to the overlay images")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.click("#add-mode")
+    expect(page.locator("#add-mode")).to_have_attribute("aria-pressed", "true")
+    page.locator("#gl1").scroll_into_view_if_needed()
+    box = page.locator("#gl1").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 6, box["y"] + box["height"] / 2)
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(1500)
+    assert not errors, errors
+    expect(page.locator("#lesion-A1, #review-error").first).to_be_visible(timeout=20_000)
+    if page.locator("#review-error").count():
+        expect(page.locator("#review-error")).to_contain_text("centroid_mm")
+    page.screenshot(path=str(OUT / "04-click-to-add.png"), full_page=False)

@@ -95,7 +95,8 @@ def test_clinician_workflow_in_browser(browser, server_factory, phantom_mri):
     expect(page.locator("#lesion-table tbody tr.selected")).to_have_count(1)
     expect(page.locator("#lesion-table tbody tr[aria-current=true]")).to_have_count(1)
     page.screenshot(path=str(out / "02-patient-page.png"), full_page=True)
-    page.locator("#viewer, #fallback").first.screenshot(path=str(out / "03-viewer.png"))
+    page.locator("#viewer:visible, #fallback:visible").first.screenshot(
+        path=str(out / "03-viewer.png"))
 
     pdf = page.request.get(srv.url + page.locator("#pdf-link").get_attribute("href"))
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"

@@ -100,6 +100,44 @@
     });
   }
 
+  // "Add by clicking the image": the next click on the viewer adds a lesion at that point
+  // (POST /api/patients/{pid}/lesions with the clicked world position as the seed).
+  var addMode = document.getElementById("add-mode");
+  var canvas = document.getElementById("gl1");
+  if (addMode && canvas) {
+    addMode.hidden = false;
+    addMode.addEventListener("click", function () {
+      var on = addMode.getAttribute("aria-pressed") !== "true";
+      addMode.setAttribute("aria-pressed", on ? "true" : "false");
+      addMode.textContent = on ? "Click the image to add a lesion (on; press to cancel)" : "Add a lesion by clicking the image";
+    });
+    var sent = false;
+    var armed = false;
+    var onPress = function (ev) {
+      armed = !!(ev.target && ev.target.closest && ev.target.closest("#viewer"));
+    };
+    var onRelease = function () {
+      if (!armed || sent) { return; }
+      armed = false;
+      if (addMode.getAttribute("aria-pressed") !== "true" || !viewer) { return; }
+      sent = true;
+      window.setTimeout(function () {
+        var mm = viewer.frac2mm(viewer.scene.crosshairPos);
+        setSeed([mm[0], mm[1], mm[2]]);
+        var form = document.getElementById("add-lesion");
+        var d = document.getElementById("seed-d");
+        if (d) { d.value = ""; }
+        if (form) { submitReview(form, null); }
+      }, 50);
+    };
+    ["pointerdown", "mousedown", "touchstart"].forEach(function (t) {
+      document.addEventListener(t, onPress, true);
+    });
+    ["pointerup", "mouseup", "touchend"].forEach(function (t) {
+      document.addEventListener(t, onRelease, true);
+    });
+  }
+
   document.addEventListener("click", function (ev) {
     var b = ev.target.closest && ev.target.closest("button.jump");
     if (b) { var row = b.closest(".lesion-row"); if (row) { jump(row); } }
