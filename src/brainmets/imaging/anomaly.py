@@ -142,12 +142,20 @@ def _working(data: np.ndarray, mask: np.ndarray, affine: np.ndarray
     f = sp / WORK_MM
     img = ndi.zoom(data.astype(np.float32, copy=False), f, order=1, prefilter=False,
                    grid_mode=True, mode="nearest")
-    m = pp._resize_to(mask.astype(np.uint8), img.shape, order=0).astype(bool)
+    m = _resize_nearest(mask, img.shape)
     step = np.asarray(data.shape, float) / np.asarray(img.shape, float)  # input vox per work vox
     scale = np.eye(4)
     scale[:3, :3] = np.diag(step)
     scale[:3, 3] = (step - 1.0) / 2.0
     return img, m, affine @ scale
+
+
+def _resize_nearest(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Nearest-neighbour resampling of a mask onto a grid of ``shape`` covering the same field
+    of view (voxel centres, grid mode)."""
+    idx = [np.clip(((np.arange(n) + 0.5) * m / n).astype(int), 0, m - 1)
+           for n, m in zip(shape, mask.shape, strict=True)]
+    return mask[np.ix_(*idx)].astype(bool)
 
 
 def _normalised(img: np.ndarray, mask: np.ndarray, aff: np.ndarray) -> np.ndarray:
