@@ -207,3 +207,21 @@ def test_lesion_beside_confounders_found_with_reasons(tmp_path, make_head):
     assert les["found_by"] and les["found_by"][0].startswith("classical")
     rej = res["rejected_candidates"]
     assert rej.get("vessel", 0) >= 1 and rej.get("dura_sinus", 0) >= 1
+
+
+def test_open_cyst_wall_gets_its_core():
+    """A thin cyst wall open over a cap (the cyst's dark voxels touch normal brain): accepted as
+    one lesion whose volume is the cyst's, not the rim's (issue #16: 52 ml cystic metastasis)."""
+    ctx = _ctx(shape=(90, 90, 90))
+    z, y, x = _grid(ctx["mw"].shape)
+    d = np.sqrt((z - 45) ** 2 + (y - 45) ** 2 + (x - 45) ** 2)
+    cap = x > 45 + 16 - 8
+    rim = (d <= 16) & (d > 14) & ~cap
+    ctx["iw"][d <= 14] = 0.45  # cyst fluid, darker than white matter
+    reason, f, region = _judge(ctx, rim)
+    assert reason is None
+    o = dob.LesionObject(region=region, sl=tuple(slice(0, s) for s in region.shape), features=f)
+    dob.complete_open_core(ctx, o)
+    truth = float(((d <= 16) & ~cap).sum())
+    assert region.sum() < 0.5 * truth  # the rim alone
+    assert o.region.sum() == pytest.approx(truth, rel=0.2)

@@ -462,6 +462,8 @@ class ClassicalDetector:
             f.update(ring_filled=f["core_fraction"] >= dob.CORE_MIN_FRACTION,
                      contrast=f["over_local_wm"], found_by="classical-object")
             f["confidence"] = _object_confidence(f)
+            dob.complete_open_core(ctx, o)
+            f["ring_filled"] = bool(f["ring_filled"] or f.get("hull_filled_mm3", 0.0) > 0.0)
             near = sub[ndi.binary_dilation(o.region, iterations=max(1, round(MERGE_MM / w.ws)))]
             near = near[near > 0]
             k = int(np.bincount(near).argmax()) if near.size else 0

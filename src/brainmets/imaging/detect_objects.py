@@ -62,6 +62,7 @@ MAIN_PART_SHARE = 0.25
 # surroundings brighter than this x white matter are fat / marrow / muscle (orbit, skull base,
 # scalp left in the mask of a full-head scan)
 SHELL_MAX_LEVEL = 1.15
+HULL_FILL_BELOW = 0.7  # accepted objects less solid than this get their open core completed
 HALF_MAX = 0.5  # boundary of an object: half way from the surrounding tissue to its peak
 
 
@@ -304,6 +305,35 @@ def _judge_level(ctx: dict, enh: np.ndarray, dens: np.ndarray, level: int,
             o.pieces = _judge_level(ctx, enh, dens, level + 1, (full_sl, piece))
         out.append(o)
     return out
+
+
+def complete_open_core(ctx: dict, o: LesionObject) -> None:
+    """An accepted object whose rim is open (a cyst wall with a gap, common in real cystic
+    metastases): add the voxels inside the convex hull of its region that are darker than the
+    wall (the cyst / necrosis), so the volume is the lesion's, not only its rim's."""
+    from scipy.spatial import Delaunay, QhullError
+
+    if o.features.get("solidity", 1.0) >= HULL_FILL_BELOW or o.region.sum() < 30:
+        return
+    sub = ctx["iw"][o.sl]
+    pts = np.argwhere(o.region)
+    try:
+        tri = Delaunay(pts[np.unique(_hull_vertices(pts))])
+    except QhullError:
+        return
+    grid = np.argwhere(np.ones(o.region.shape, dtype=bool))
+    inside = (tri.find_simplex(grid) >= 0).reshape(o.region.shape)
+    wall = float(np.median(sub[o.region]))
+    add = inside & ctx["mw"][o.sl] & ~o.region & (sub < wall)
+    o.region = o.region | add
+    o.features["volume_mm3"] = float(o.region.sum() * ctx["ws"] ** 3)
+    o.features["hull_filled_mm3"] = float(add.sum() * ctx["ws"] ** 3)
+
+
+def _hull_vertices(pts: np.ndarray) -> np.ndarray:
+    from scipy.spatial import ConvexHull
+
+    return ConvexHull(pts).vertices
 
 
 def flatten(objs: list[LesionObject]) -> list[LesionObject]:
