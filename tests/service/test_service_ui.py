@@ -353,3 +353,24 @@ def test_pdf_option_table_is_not_clipped(sqlite_api):
         walk(page._page_box, right)
     assert seen > 20
     assert ">Flags</th>" in render_html(ctx) and 'class="sources"' in render_html(ctx)
+
+
+def test_input_checks_are_shown_beside_the_form_fields(sqlite_api):
+    """Issue #15 item 4: the web form shows the consistency checks beside the fields they
+    name (decision 12: KPS 90 with ECOG 4; asymptomatic on dexamethasone)."""
+    c = _login(sqlite_api)
+    rec = {"age": 60, "kps": 90, "ecog": 4, "primary": {"site": "breast"},
+           "symptoms": {"status": "asymptomatic"}, "therapy": {"dexamethasone_mg_day": 16}}
+    pid = sqlite_api.post("/api/patients", json=rec).json()["id"]
+    form = c.get(f"/patients/{pid}/edit").text
+
+    def field_block(fid):
+        start = form.index(f'<label for="{fid}"')
+        return form[start:form.index('<div class="field', start + 1)]
+
+    assert "check-" in field_block("f-kps") and "check-" in field_block("f-ecog")
+    assert "check-" in field_block("f-therapy-dexamethasone_mg_day")
+    assert "check-" not in field_block("f-age")
+    page = c.get(f"/patients/{pid}").text
+    warnings = page[page.index('id="warnings"'):]
+    assert f'href="/patients/{pid}/edit#f-kps"' in warnings
