@@ -52,3 +52,21 @@ def test_dicom_series_upload_gives_seg_that_reads_back(real_api, phantom_dicom_z
     assert de.SOPInstanceUID != seg.SOPInstanceUID
     de_seg = hd.seg.segread(io.BytesIO(raw))  # still a readable SEG
     assert len(de_seg.segment_numbers) == len(lesions)
+
+    # hand-off to planning (issue #20): confirm the detected lesions, then the RT Structure Set
+    # and the SR measurement report of the real pipeline's output read back
+    for les in lesions:
+        r = api.client.patch(f"/api/patients/{pid}/lesions/L{les['id']}",
+                             json={"status": "confirmed"}, headers=api.h("a"))
+        assert r.status_code == 200, r.text
+    rt = pydicom.dcmread(io.BytesIO(api.get(f"/api/patients/{pid}/rtstruct.dcm").content))
+    assert [x.ROIName for x in rt.StructureSetROISequence] == [f"BM L{les['id']}"
+                                                               for les in lesions]
+    assert rt.StudyInstanceUID == seg.StudyInstanceUID
+    assert all(len(x.ContourSequence) >= 1 for x in rt.ROIContourSequence)
+    sr = hd.sr.srread(io.BytesIO(api.get(f"/api/patients/{pid}/sr.dcm").content))
+    groups = hd.sr.MeasurementReport.from_sequence([sr]).get_image_measurement_groups()
+    assert [g.tracking_identifier for g in groups] == [f"L{les['id']}" for les in lesions]
+    long_axis = [m.value for g in groups for m in g.get_measurements()
+                 if m.name.meaning == "Long axis"]
+    assert long_axis == pytest.approx([les["longest_axial_diameter_mm"] for les in lesions])
