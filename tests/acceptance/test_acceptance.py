@@ -158,6 +158,11 @@ def check(out: dict[str, Any], exp: dict[str, Any], rec: dict[str, Any]) -> None
         assert out["options"]
         for o in out["options"]:
             assert any(text in n for n in o["notes"]), o["id"]
+    if "first_warning_contains" in exp:
+        assert exp["first_warning_contains"] in out["warnings"][0], out["warnings"][:2]
+    text = exp.get("every_awaiting_reason_contains")
+    if text:
+        assert out["awaiting"] and all(text in a["reason"] for a in out["awaiting"])
     for text in exp.get("warnings_contain", []):
         assert any(text.lower() in w.lower() for w in out["warnings"]), (text, out["warnings"])
     for a, b in exp.get("order_before", []):

@@ -64,9 +64,7 @@ def run_full(patient: Patient, estimates: list[PrognosticEstimate]) -> Treatment
     _steroids_while_asymptomatic(ctx, out)
     warnings.extend(_not_covered(ctx))
     awaiting = _awaiting(ctx, out)
-    if any(set(a.needs) & set(DRIVER_FIELDS) for a in awaiting if a.kind == "systemic"):
-        warnings.insert(0, f"{DRIVER_TESTING.capitalize()}: driver-dependent options are listed "
-                           "under 'awaiting' until the result is known (unknown is not negative).")
+    _awaiting_notes(ctx, awaiting, warnings)
     warnings.extend(_needs(out))
     options = _ordered(ctx, out)
     _attach_cards(options)
@@ -80,6 +78,17 @@ def run_full(patient: Patient, estimates: list[PrognosticEstimate]) -> Treatment
         options=options, not_recommended=_not_recommended(out), warnings=warnings,
         awaiting=awaiting, not_applicable=_not_applicable(out, {a.id for a in awaiting}),
         timing=timing)
+
+
+def _awaiting_notes(ctx: context.Ctx, awaiting: list[Awaiting], warnings: list[str]) -> None:
+    lmd = ctx.patient.brain_metastases.leptomeningeal is True
+    if lmd:  # decision 8: every rule shown (options, and those awaiting a result) has the caveat
+        for a in awaiting:
+            a.reason += " " + LMD_CAVEAT
+    if any(set(a.needs) & set(DRIVER_FIELDS) for a in awaiting if a.kind == "systemic"):
+        warnings.insert(int(lmd), f"{DRIVER_TESTING.capitalize()}: driver-dependent options are "
+                        "listed under 'awaiting' until the result is known (unknown is not "
+                        "negative).")  # after the LMD caveat, which comes first
 
 
 def run(
