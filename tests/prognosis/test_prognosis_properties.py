@@ -151,3 +151,16 @@ def test_scores_are_half_steps_within_range(row):
         hi = max(v.score_max for v in tables[e.index].variants)
         assert lo <= e.score <= hi
         assert sum(e.points.values()) == e.score
+
+
+def test_score_frame_without_site_column_and_several_bad_rows() -> None:
+    """Regression (fuzz, issue #17): no primary_site column and >= 2 invalid rows crashed with
+    a ShapeError; each bad row must get its own reason and the good row none."""
+    import polars as pl
+
+    from brainmets.prognosis.vectorized import score_frame
+
+    out, errs = score_frame(pl.DataFrame({"age": [200, 300, 60], "kps": [80, 80, 80]}))
+    assert errs.get_column("row").to_list() == [1, 2]
+    assert out.get_column("input_errors").to_list()[2] is None
+    assert "age" in out.get_column("input_errors").to_list()[0]

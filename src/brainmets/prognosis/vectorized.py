@@ -233,7 +233,8 @@ def score_frame(df: pl.DataFrame, row_offset: int = 0) -> tuple[pl.DataFrame, pl
         ]
         errs_wide = bad_in.select([pl.col("__row").alias("row"), *msgs])
         rule_msgs = (  # the cross-field rule reads typed values
-            bad_in.select(typed["primary_site"][0], typed["primary_histology"][0])
+            # with_columns broadcasts a literal (absent column) to every bad row
+            bad_in.with_columns(typed["primary_site"][0], typed["primary_histology"][0])
             .select(pl.when(_HIST_RULE).then(hist_msg).alias("primary_histology__rule"))
         )
         errs_wide = pl.concat([errs_wide, rule_msgs], how="horizontal")
