@@ -131,3 +131,25 @@ def test_confirmed_lesions_export_through_the_api(dicom_api, helpers):
     fhir = api.get(f"/api/patients/{pid}/fhir").json()
     ids = [c["id"] for c in fhir["contained"]]
     assert "lesion-L1-confirmed" in ids and "lesion-A1-added" in ids
+
+
+def test_dciodvfy_finds_no_error_when_installed(series, tmp_path):
+    """dicom3tools' validator (Debian package dicom3tools), when present: no IOD error."""
+    import shutil
+    import subprocess
+
+    from brainmets.imaging.dicom_rt import write_rtstruct
+    from brainmets.imaging.dicom_sr import write_measurement_report
+
+    lab, aff = _labels()
+    write_rtstruct(tmp_path / "rt.dcm", series, lab, aff, [{"id": "L1", "label": 1}], "t")
+    write_measurement_report(tmp_path / "sr.dcm", series, [{"id": "L1", "diameter_mm": 8.0}],
+                             "dr-review", "t")
+    tool = shutil.which("dciodvfy")
+    if tool is None:
+        pytest.skip("dciodvfy not installed (apt-get install dicom3tools)")
+    for name, iod in (("rt.dcm", "RTStructureSet"), ("sr.dcm", "Comprehensive3DSR")):
+        out = subprocess.run([tool, str(tmp_path / name)], capture_output=True, text=True,
+                             timeout=60)
+        text = out.stdout + out.stderr
+        assert iod in text and "Error" not in text, text

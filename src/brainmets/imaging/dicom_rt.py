@@ -146,6 +146,8 @@ def write_rtstruct(
         raise RTStructError("source: the DICOM series has no FrameOfReferenceUID")
     normal, positions, slices = _slice_geometry(source)
     ds = _header(slices, software)
+    ds.FrameOfReferenceUID = frame_uid
+    ds.PositionReferenceIndicator = getattr(slices[0], "PositionReferenceIndicator", "")
     _references(ds, frame_uid, slices)
     rois, contours, observations = [], [], []
     for n, les in enumerate(lesions, start=1):

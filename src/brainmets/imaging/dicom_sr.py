@@ -21,6 +21,12 @@ class SRError(ValueError):
     """The report cannot be written (names what is missing)."""
 
 
+def _person_name(name: str) -> str:
+    """A DICOM person name (a single component gets its trailing caret)."""
+    name = (name or "unknown").strip()
+    return name if "^" in name else name + "^"
+
+
 def _group(les: dict[str, Any]) -> Any:
     import highdicom as hd
     from pydicom.sr.codedict import codes
@@ -62,7 +68,7 @@ def write_measurement_report(
     person = hd.sr.ObserverContext(
         observer_type=codes.DCM.Person,
         observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
-            name=observer or "unknown"))
+            name=_person_name(observer)))
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
