@@ -108,10 +108,25 @@ def _egfr_variant(p: Patient) -> list[InputCheck]:
     )]
 
 
+def _immunotherapy_history(p: Patient) -> list[InputCheck]:
+    t = p.therapy
+    if not (t.on_immunotherapy is True and t.immunotherapy_naive is True):
+        return []
+    return [InputCheck(
+        id="on_immunotherapy_but_naive", severity="warning",
+        fields=["therapy.on_immunotherapy", "therapy.immunotherapy_naive"],
+        message=("therapy.on_immunotherapy is true but therapy.immunotherapy_naive is also true: "
+                 "check both. Read on the safe side: a patient on checkpoint inhibitors is not in "
+                 "an immunotherapy-naive deferral population (decision 5)."),
+    )]
+
+
 def input_checks(patient: Patient) -> list[InputCheck]:
-    """Every contradiction of decision 12 found in the record (plus the EGFR variant pair)."""
+    """Every contradiction of decision 12 found in the record (plus the EGFR variant pair and the
+    immunotherapy-history pair that the deferral populations of decision 5 read)."""
     return [*_count_vs_listed(patient), *_steroids_without_symptoms(patient),
-            *_kps_vs_ecog(patient), *_volume_vs_diameter(patient), *_egfr_variant(patient)]
+            *_kps_vs_ecog(patient), *_volume_vs_diameter(patient), *_egfr_variant(patient),
+            *_immunotherapy_history(patient)]
 
 
 def blocking_checks(checks: list[InputCheck]) -> list[InputCheck]:

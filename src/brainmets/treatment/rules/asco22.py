@@ -271,6 +271,8 @@ def pembrolizumab() -> list[Rule]:
     return [R("ASCO22 R2.5", "pembrolizumab_pemetrexed_platinum", "systemic", ["ASCO22:R2.5"],
               [site_is("nsclc"), no_actionable_driver(), asymptomatic(strict=True),
                therapy_flag("immunotherapy_naive", "immunotherapy-naive"),
+               Cond("not on checkpoint inhibitors", lambda c: c.patient.therapy.on_immunotherapy
+                    is not True),
                Cond("PD-L1 expressing (TPS > 0%)", expressing),
                therapy_flag("planned_pemetrexed_platinum", "receiving pemetrexed plus a platinum")],
               "ASCO22 R2.5: asymptomatic BM, immunotherapy-naive PD-L1-expressing NSCLC "
