@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         if list_ or not name:
             if not list_:
                 fail("NAME: give a drug name, or --list")
-            items = [cards.get_card(i) for i in cards.card_ids()]
+            items = [c for c in (cards.get_card(i) for i in cards.card_ids()) if c is not None]
             if fmt == "json":
                 typer.echo(json.dumps([{"id": c["id"], "name": c["name"], "role": c["role"],
                                         "option_ids": c["option_ids"], "target": c["target"]}

@@ -42,7 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -220,7 +220,7 @@ def _reflect_coords(pts: np.ndarray, c: float, a: float, b: float, centre: np.nd
 
 
 def _symmetry(img: np.ndarray, pts: np.ndarray, vals: np.ndarray, p: tuple, centre) -> float:
-    q = _reflect_coords(pts, *p, centre)
+    q = _reflect_coords(pts, p[0], p[1], p[2], centre)
     m = ndi.map_coordinates(img, q.T, order=1, mode="constant", cval=0.0)
     if vals.std() < 1e-9 or m.std() < 1e-9:
         return -1.0
@@ -346,8 +346,8 @@ def _template() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from brainmets.imaging.phantom_anatomy import template_dir
 
     d = template_dir()
-    wm_img = nib.load(str(d / "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"))
-    t1 = nib.load(str(d / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"))
+    wm_img: Any = nib.load(str(d / "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz"))
+    t1: Any = nib.load(str(d / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"))
     wm = np.asarray(wm_img.dataobj, dtype=np.float32)[::2, ::2, ::2]
     tmask = np.asarray(t1.dataobj, dtype=np.float32)[::2, ::2, ::2] > 0
     t_aff = t1.affine.copy()
@@ -476,7 +476,7 @@ def detect_anomalies(data: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> 
     for i, r in enumerate(regions, start=1):
         keep[r.label] = i
         r.label = i
-    lab = keep[lab]
+    lab = keep[lab].astype(lab.dtype)
     if corr < MIN_PLANE_CORR:
         notes.append(f"mid-sagittal symmetry is low ({corr:.2f}): asymmetry regions are listed "
                      "for review only")

@@ -317,7 +317,7 @@ class ModelDetector:
                                                                       np.ndarray]:
         """(lesion probability, mask) on the model grid, and the zoom back to the input."""
         img, mw, zoom = self._working(volume, mask)
-        patch = self.meta.patch or tuple(int(np.ceil(s / 16) * 16) for s in img.shape)
+        patch = self.meta.patch or _padded_patch(img.shape)
         prob = sliding_window(img, patch, self.meta.overlap,
                               lambda x: self._prob(self._fn(x[None, None])),
                               self.meta.mirror_axes)
@@ -346,5 +346,11 @@ class ModelDetector:
             return d
         from brainmets.imaging.detect import ClassicalDetector
 
-        c = ClassicalDetector().detect(volume, mask)
-        return merge_detections(c, d, "classical", "model")
+        classical = ClassicalDetector().detect(volume, mask)
+        return merge_detections(classical, d, "classical", "model")
+
+
+def _padded_patch(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The whole volume as one window, each side rounded up to a multiple of 16."""
+    z = [int(np.ceil(s / 16) * 16) for s in shape[:3]]
+    return (z[0], z[1], z[2])

@@ -23,6 +23,7 @@ Conventions (stated in every output):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -208,7 +209,7 @@ def match_truth(
             if key in meta:
                 row[key] = meta[key]
         rows.append(row)
-    fps = [{"component": i, "volume_ml": round(float(counts[i]) * vox_ml, 6)}
+    fps: list[dict[str, Any]] = [{"component": i, "volume_ml": round(float(counts[i]) * vox_ml, 6)}
            for i in range(1, n_pred + 1) if i not in matched]
     if confounders is not None and fps:
         from scipy import ndimage as ndi
@@ -279,8 +280,8 @@ def load_case(pred_path, truth_dir) -> dict:
     import nibabel as nib
 
     truth_dir = Path(truth_dir)
-    t_img = nib.load(str(truth_dir / "truth.nii.gz"))
-    p_img = nib.load(str(pred_path))
+    t_img: Any = nib.load(str(truth_dir / "truth.nii.gz"))
+    p_img: Any = nib.load(str(pred_path))
     if p_img.shape != t_img.shape:
         raise ValueError(f"{pred_path}: grid {tuple(p_img.shape)} differs from the truth "
                          f"{tuple(t_img.shape)}")
@@ -299,7 +300,8 @@ def load_case(pred_path, truth_dir) -> dict:
         codes = doc.get("confounder_codes")
     cpath = truth_dir / "confounders.nii.gz"
     if codes and cpath.exists():
-        conf = np.asarray(nib.load(str(cpath)).dataobj)
+        conf_img: Any = nib.load(str(cpath))
+        conf = np.asarray(conf_img.dataobj)
     res = match_truth(pred, truth, spacing, meta, confounders=conf, confounder_codes=codes)
     res["brats"] = {k: v for k, v in brats_lesionwise(pred > 0, truth > 0, spacing).items()
                     if k != "lesions"}

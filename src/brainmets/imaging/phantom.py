@@ -188,10 +188,10 @@ def _acquire(
     bias_sd = rng.uniform(0.0, 0.05) if skull_stripped else rng.uniform(0.05, 0.15)
     data *= np.exp(bias_sd * smooth_field(rng, data.shape, 4)).astype(np.float32)
     sigma = float(rng.uniform(0.015, 0.045))
-    n1 = rng.standard_normal(data.shape, dtype=np.float32)
+    n1 = np.asarray(rng.standard_normal(data.shape, dtype=np.float32))
     n1 *= sigma
     n1 += data
-    n2 = rng.standard_normal(data.shape, dtype=np.float32)
+    n2 = np.asarray(rng.standard_normal(data.shape, dtype=np.float32))
     n2 *= sigma
     np.hypot(n1, n2, out=data)
     del n1, n2

@@ -11,6 +11,7 @@ import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def load_anatomy(step: int = 1) -> Anatomy:
     maps = {}
     affine = None
     for name in ("t1", "gm", "wm"):
-        img = nib.load(str(base / f"mni_icbm152_{name}_tal_nlin_sym_09a_converted.nii.gz"))
+        img: Any = nib.load(str(base / f"mni_icbm152_{name}_tal_nlin_sym_09a_converted.nii.gz"))
         maps[name] = np.asarray(img.dataobj, dtype=np.float32) / 255.0
         affine = img.affine.copy()
     assert affine is not None
@@ -109,10 +110,10 @@ def load_anatomy(step: int = 1) -> Anatomy:
     if step == 1:  # exact EDT at 1 mm is slow (~7 s); a 2 mm EDT interpolated is close enough
         half = _block_mean(brain.astype(np.float32), 2) >= 0.5
         full = tuple(2 * n for n in half.shape)
-        pad = [(0, a - b) for a, b in zip(brain.shape, full, strict=True)]
-        d_out = np.pad(upsample_linear(ndi.distance_transform_edt(~half) * 2.0, full), pad,
+        pad_w = [(0, a - b) for a, b in zip(brain.shape, full, strict=True)]
+        d_out = np.pad(upsample_linear(ndi.distance_transform_edt(~half) * 2.0, full), pad_w,
                        mode="edge")
-        d_in = np.pad(upsample_linear(ndi.distance_transform_edt(half) * 2.0, full), pad,
+        d_in = np.pad(upsample_linear(ndi.distance_transform_edt(half) * 2.0, full), pad_w,
                       mode="edge")
         d_out = np.where(brain, 0.0, np.maximum(d_out, 0.5)).astype(np.float32)
         d_in = np.where(brain, np.maximum(d_in, 0.5), 0.0).astype(np.float32)

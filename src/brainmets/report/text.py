@@ -211,11 +211,11 @@ def assessment_renderable(a: Assessment) -> Group:
     if a.diagnosis is not None:
         parts.append(_diagnosis_text(a.diagnosis))
     if a.warnings:
-        w = Text()
-        for line in a.warnings:
-            w.append(f"! {line}\n", style="yellow")
+        warn_text = Text()
+        for warning in a.warnings:
+            warn_text.append(f"! {warning}\n", style="yellow")
         parts.append(Text("Warnings", style="bold"))
-        parts.append(w)
+        parts.append(warn_text)
     if a.versions:
         parts.append(Text(
             "versions: " + ", ".join(f"{k} {v}" for k, v in a.versions.items()), style="dim"

@@ -77,7 +77,8 @@ def seed(store: Store, mri: Path | None = None, user_name: str = "demo",
             finally:
                 runner.shutdown()
             with store.session() as s:
-                status = s.get(Scan, scan_id).status
+                row = s.get(Scan, scan_id)
+                status = row.status if row is not None else "missing"
     return {"token": token, "patient_id": pid, "scan_id": scan_id, "scan_status": status}
 
 

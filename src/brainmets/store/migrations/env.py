@@ -14,7 +14,7 @@ config = context.config
 def run() -> None:
     conn = config.attributes.get("connection")
     if conn is None:  # `alembic` command line: use sqlalchemy.url from the config
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
         with engine.begin() as c:
             context.configure(connection=c, target_metadata=target_metadata, render_as_batch=True)
             context.run_migrations()
