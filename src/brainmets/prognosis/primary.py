@@ -22,6 +22,11 @@ TIERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("rpa",), "the RTOG RPA (least specific)"),
 )
 PROGNOSIS_ONLY = "prognosis only: treatment rules never read unknown as negative, decision 1"
+# the population each index was built for (named in the reason, CONTRACT §2 example)
+FOR = {"lung_molgpa_2017": "NSCLC", "melanoma_molgpa_2017": "melanoma",
+       "breast_gpa_2020": "breast cancer", "gi_gpa_2019": "gastrointestinal cancers",
+       "renal_gpa_2018": "renal cell carcinoma", "ds_gpa_2012": "the primary's diagnosis table",
+       "gpa_2008": "all primaries", "rpa": "all primaries"}
 ORDER_TEXT = "molecular/2020 GPA of the primary > DS-GPA 2012 > GPA 2008 > RPA"
 
 
@@ -56,10 +61,14 @@ def primary_survival(estimates: list[PrognosticEstimate]) -> PrimarySurvival | N
         return None
     best, label, _ = cands[0]
     others = [e.index for e in estimates if e is not best]
+    scored = [w for w in best.warnings if "unknown" in w.lower()]
     reason = (
-        f"{best.index} is {label}, the most specific applicable index (project decision 9: "
-        f"{ORDER_TEXT}); never the most optimistic of several."
+        f"{best.index} is {label} (built for {FOR.get(best.index, 'this primary')}), the most "
+        f"specific applicable index (project decision 9: {ORDER_TEXT}); never the most "
+        "optimistic of several."
     )
+    if scored:
+        reason += " Computed with an input scored by the authors' missing-data rule (see warnings)."
     if others:
         reason += f" Shown as secondary: {', '.join(others)}."
     return PrimarySurvival(
