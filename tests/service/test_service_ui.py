@@ -374,3 +374,17 @@ def test_input_checks_are_shown_beside_the_form_fields(sqlite_api):
     page = c.get(f"/patients/{pid}").text
     warnings = page[page.index('id="warnings"'):]
     assert f'href="/patients/{pid}/edit#f-kps"' in warnings
+
+
+def test_partial_edit_form_without_the_hidden_copy_keeps_the_rest(sqlite_api):
+    """A client posting only some fields (no hidden record copy) changes those fields only."""
+    c = _login(sqlite_api)
+    pid = sqlite_api.post("/api/patients", json=FULL).json()["id"]
+    before = sqlite_api.get(f"/api/patients/{pid}").json()["record"]
+    r = c.post(f"/patients/{pid}/edit", data={"kps": "60"}, headers=ORIGIN,
+               follow_redirects=False)
+    assert r.status_code == 303
+    after = sqlite_api.get(f"/api/patients/{pid}").json()["record"]
+    assert after["kps"] == 60
+    after["kps"] = before["kps"]
+    assert after == before

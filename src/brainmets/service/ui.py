@@ -289,6 +289,13 @@ async def validate(request: Request, user: User = Depends(current_user)) -> HTML
 
 async def _save(request: Request, user: User, pid: str | None) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
+    if pid is not None and "_record" not in form:
+        # a client that did not send the hidden copy: start from the stored record, so the
+        # fields it did not send are kept (nothing is lost by a partial form)
+        with request.app.state.store.session() as s:
+            stored = check_patient(user, s.get(Patient, pid) if len(pid) <= 32 else None,
+                                   write=True)
+            form["_record"] = json.dumps(stored.record)
     record, errors = validate_form(form, new=pid is None)
     name = form.get("display_name", "").strip()[:200] or None
     if record is None:
