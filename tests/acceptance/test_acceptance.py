@@ -95,6 +95,8 @@ def _invariants(out: dict[str, Any], rec: dict[str, Any]) -> None:
     for o in out["options"]:  # no contradictory statement: deferral wording only with the flag
         if not o["defers_local_therapy"]:
             assert "may be delayed" not in o["rationale"], (o["id"], o["rationale"])
+        else:
+            assert "no deferral" not in o["rationale"].lower(), (o["id"], o["rationale"])
     p = rec["primary"]
     known_negative = p.get("egfr") == "negative" and p.get("alk") == "negative"
     if p.get("site") == "nsclc" and not known_negative:

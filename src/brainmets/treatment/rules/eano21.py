@@ -278,9 +278,12 @@ def other_systemic() -> list[Rule]:
           "dabrafenib_trametinib", "systemic", ["EANO21:melanoma-dabtram"],
           [site_is("melanoma"), marker("braf", "BRAF V600-mutant"),
            Cond("symptomatic or dexamethasone >= 4 mg/day", _dabtram, gate=True)],
-          "EANO21 [IV,B; IV,B]: symptomatic BRAF-mutated melanoma BM or dexamethasone >= 4 mg: "
-          "dabrafenib + trametinib, given with local therapy (no deferral).",
-          notes=["Local therapy for symptomatic BM regardless of systemic therapy (ASCO R2.1)."]),
+          lambda c: "EANO21 [IV,B; IV,B]: symptomatic BRAF-mutated melanoma BM or dexamethasone "
+          ">= 4 mg: dabrafenib + trametinib (listed first in this context, treatment.md §8)"
+          + (", given with local therapy (ASCO R2.1: no deferral)." if c.symptom ==
+             "symptomatic" else "."),
+          notes=lambda c: ["Local therapy for symptomatic BM regardless of systemic therapy "
+                           "(ASCO R2.1)."] if c.symptom == "symptomatic" else []),
         R("EANO21 SCLC", "platinum_chemotherapy", "systemic", ["EANO21:sclc"],
           [site_is("sclc")],
           "EANO21 [II,B; II,B]: SCLC with BM: platinum-based chemotherapy +/- immune checkpoint "
