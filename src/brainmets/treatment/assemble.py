@@ -62,6 +62,7 @@ def run_full(patient: Patient, estimates: list[PrognosticEstimate]) -> Treatment
     _unknown_primary(ctx, out, warnings)
     _leptomeningeal(ctx, out, warnings)
     _steroids_while_asymptomatic(ctx, out)
+    _untested_drivers(ctx, out, warnings)
     warnings.extend(_not_covered(ctx))
     awaiting = _awaiting(ctx, out)
     _awaiting_notes(ctx, awaiting, warnings)
@@ -209,6 +210,21 @@ def _steroids_while_asymptomatic(ctx: context.Ctx, out: Outcome) -> None:
             _note(o, f"Recorded as asymptomatic while on dexamethasone {dex:g} mg/day (see "
                      "input_checks): if the symptoms are controlled by steroids the status is "
                      "'mild_controlled'; confirm before deferring local therapy.")
+
+
+def _untested_drivers(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
+    """Decision 1: chemo-immunotherapy listed (EGFR/ALK negative, no driver recorded positive)
+    while other driver results are missing: say which tests to complete."""
+    from brainmets.treatment.rules.conditions import untested_drivers
+
+    ici = [o for o in ("pembrolizumab_pemetrexed_platinum", "immune_checkpoint_inhibitor")
+           if o in out.options]
+    missing = untested_drivers(ctx) if ici else []
+    if missing:
+        warnings.append(f"{DRIVER_TESTING.capitalize()}: {', '.join(missing)} not recorded. "
+                        f"{' and '.join(ici)} listed because EGFR and ALK are known negative "
+                        "and no other driver is recorded positive (decision 1); a positive "
+                        "result would exclude chemo-immunotherapy (decision 2).")
 
 
 def _not_covered(ctx: context.Ctx) -> list[str]:
