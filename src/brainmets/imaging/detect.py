@@ -338,6 +338,7 @@ OBJ_CONF_BASE = 0.35
 OBJ_SIZE_REF_MM3 = 500.0  # size term 0 at 0.5 ml, + OBJ_SIZE_WEIGHT per doubling
 OBJ_SIZE_WEIGHT = 0.1
 OBJ_SIZE_MAX = 0.3
+OBJ_SIZE_FULL_CONTRAST = 0.3  # x white matter over the local white matter: full size term
 OBJ_CORE_BONUS = 0.15
 MERGE_MM = 6.0  # accepted objects closer than this are pieces of one lesion
 
@@ -389,12 +390,14 @@ def _merge_features(a: dict, b: dict) -> None:
 
 
 def _object_confidence(f: dict) -> float:
-    """Score of a whole object: enhancement over the local white matter, size (a larger
-    enhancing object is less likely noise or a vessel segment) and an enclosed core."""
+    """Score of a whole object: enhancement over the local white matter, plus its size (a larger
+    enhancing object is less likely noise or a vessel segment; counted in proportion to the
+    contrast, so a large faint region does not score by size alone) and an enclosed core."""
     core = OBJ_CORE_BONUS if f["core_fraction"] >= dob.CORE_MIN_FRACTION else 0.0
-    size = float(np.clip(OBJ_SIZE_WEIGHT * np.log2(max(f["volume_mm3"], 1.0) / OBJ_SIZE_REF_MM3),
-                         0.0, OBJ_SIZE_MAX))
-    return float(np.clip(OBJ_CONF_BASE + f["over_local_wm"] + size + core, 0.0, 0.98))
+    size = float(np.clip(OBJ_SIZE_WEIGHT * np.log2(max(f["enhancing_mm3"], 1.0)
+                                                    / OBJ_SIZE_REF_MM3), 0.0, OBJ_SIZE_MAX))
+    contrast = float(np.clip(f["over_local_wm"] / OBJ_SIZE_FULL_CONTRAST, 0.0, 1.0))
+    return float(np.clip(OBJ_CONF_BASE + f["over_local_wm"] + size * contrast + core, 0.0, 0.98))
 
 
 def scan_findings(w: _Work, st: _State) -> list[dict]:

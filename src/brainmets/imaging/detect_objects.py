@@ -36,7 +36,7 @@ DENSITY_MM = 7.0
 # enhancement within REATTACH_MM of them
 SPLIT_LEVELS = (("density", 0.2), ("density", 0.35), ("open", 2.0), ("open", 3.0))
 REATTACH_MM = 1.5
-OBJ_MIN_ML = 0.3  # smaller groups are left to the blob stage
+OBJ_MIN_ML = 1.0  # smaller groups (< ~12 mm) are left to the blob stage (Hessian shape tests)
 OBJ_SURFACE_FRACTION = 0.3
 OBJ_MIN_DEPTH_MM = 5.0
 # share of the 2-5 mm ring around an object that lies outside the brain mask: an object along
@@ -45,6 +45,10 @@ OBJ_MAX_OUTSIDE = 0.25
 OBJ_MAX_ELONG = 3.5  # sqrt(major / minor inertia eigenvalue): a tube ~3x as long as wide
 OBJ_MAX_FLAT = 2.6  # sqrt(middle / minor): a sheet (tentorium, falx, dura)
 OBJ_MIN_SOLIDITY = 0.3  # filled volume / convex hull: below = a web of vessels
+# a weakly enhancing object (less than WEAK_OVER_LOCAL_WM over the local white matter) must be
+# compact: a loose, faint group is a web of small vessels or noise, not a lesion
+WEAK_OVER_LOCAL_WM = 0.15
+WEAK_MIN_SOLIDITY = 0.5
 CORE_LEVEL = 1.0  # enclosed voxels darker than white matter count as a (necrotic / cystic) core
 CORE_MIN_FRACTION = 0.1  # of the filled object, for "has an enclosed core"
 FALX_HALF_MM = 6.0  # centroid this close to the mid-sagittal plane and thin across it: falx
@@ -228,7 +232,8 @@ def object_reason(f: dict, ctx: dict) -> str | None:
         return "vessel_in_csf"
     if _in_plexus_zone(f, ctx) and not has_core and f["shell_csf_fraction"] >= PLEXUS_SHELL_CSF:
         return "choroid_plexus"
-    if f["solidity"] < OBJ_MIN_SOLIDITY:
+    if f["solidity"] < OBJ_MIN_SOLIDITY or (f["solidity"] < WEAK_MIN_SOLIDITY
+                                            and f["over_local_wm"] < WEAK_OVER_LOCAL_WM):
         return "irregular"
     if f["over_local_wm"] < MIN_OVER_LOCAL_WM:
         return "not_enhancing"
@@ -313,7 +318,9 @@ def complete_open_core(ctx: dict, o: LesionObject) -> None:
     wall (the cyst / necrosis), so the volume is the lesion's, not only its rim's."""
     from scipy.spatial import Delaunay, QhullError
 
-    if o.features.get("solidity", 1.0) >= HULL_FILL_BELOW or o.region.sum() < 30:
+    f = o.features
+    if (f.get("solidity", 1.0) >= HULL_FILL_BELOW or o.region.sum() < 30
+            or f.get("over_local_wm", 0.0) < WEAK_OVER_LOCAL_WM):
         return
     sub = ctx["iw"][o.sl]
     pts = np.argwhere(o.region)
