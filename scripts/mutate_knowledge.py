@@ -298,6 +298,11 @@ def _main(args: argparse.Namespace, scratch: Path) -> int:
     survivors = [m for m, o in results if o not in ("caught", "timeout")]
     share = caught / len(results) if results else 1.0
     print(f"\ncaught {caught}/{len(results)} = {share:.1%}")
+    for area in AREAS:
+        mine = [o for m, o in results if m.area == area]
+        if mine:
+            n = sum(1 for o in mine if o in ("caught", "timeout"))
+            print(f"  {area}: {n}/{len(mine)}")
     for m in survivors:
         print(f"SURVIVOR {m.label}")
     if args.json:
