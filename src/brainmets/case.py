@@ -465,10 +465,12 @@ def _pick_lesions(patient: Patient, current: ScanInput | None,
         unused = [c.shown.model_copy(update={"reason": "the lesions entered in the record "
                                              "take precedence over detected ones"})
                   for c in live]
-        notes = [f"{len(unused)} lesion(s) detected on {when} not used: the {len(record)} "
-                 "lesion(s) entered in the record take precedence; confirm detected lesions in "
-                 "the review to use them"] if unused else []
-        return _Pick(used=record, not_used=unused + rejected, source="record", notes=notes)
+        notes = [f"provisional: {len(unused)} lesion(s) detected on {when} are not yet "
+                 f"reviewed and not used: the {len(record)} lesion(s) entered in the record take "
+                 "precedence until the review confirms, rejects or corrects them"] if unused else []
+        # CONTRACT §5: provisional while any lesion of the current scan is still `detected`
+        return _Pick(used=record, not_used=unused + rejected, source="record", notes=notes,
+                     provisional=bool(unused))
     if current is None and not live:
         return _Pick(used=record, source="record" if record else "none")
     return _pick_scan(live, rejected, record, reviewed, when, current)

@@ -68,9 +68,15 @@ def test_record_lesions_win_over_detected_ones():
     c = assess_case(_record(), [_scan("s1", "2026-01-10", _lesion(1, 25.0, 20.0))])
     assert [x.source for x in c.lesions] == ["record", "record"]
     assert [x.diameter_mm for x in c.lesions] == [12.0, 8.0]
-    assert c.lesion_source == "record" and c.provisional is False
+    # CONTRACT §5: the unreviewed detected lesion keeps the case provisional
+    assert c.lesion_source == "record" and c.provisional is True
     assert [x.id for x in c.lesions_not_used] == ["L1"]
     assert any("not used" in w and "record take precedence" in w for w in c.warnings)
+    # once the detected lesion is rejected, nothing is pending
+    done = assess_case(_record(), [_scan("s1", "2026-01-10", _lesion(1, 25.0, 20.0))],
+                       review={"L1": {"status": "rejected", "reviewed_by": "dr a"}})
+    assert done.provisional is False
+    assert [x.diameter_mm for x in done.lesions] == [12.0, 8.0]
 
 
 def test_reviewed_lesions_win_and_rejected_never_count():
