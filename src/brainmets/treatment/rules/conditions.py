@@ -12,7 +12,17 @@ from brainmets.treatment.engine import Cond
 from brainmets.treatment.kb import dosing, settings
 
 LOCAL_RT = ("srs", "cavity_srs", "wbrt", "ha_wbrt", "srs_plus_wbrt")
-HER2_PRIOR_NAMES = {"trastuzumab", "pertuzumab", "t-dm1", "tdm1", "trastuzumab emtansine"}
+# ASCO R2.7: "prior trastuzumab, pertuzumab and/or T-DM1-based therapy"; an entry counts when it
+# names one of these (e.g. "trastuzumab + pertuzumab", "ado-trastuzumab emtansine", brand names).
+# Trastuzumab deruxtecan is not named by R2.7: it does not count (R7.1 still applies).
+HER2_PRIOR_NAMES = ("trastuzumab", "pertuzumab", "t-dm1", "tdm1", "t dm1", "emtansine",
+                    "herceptin", "perjeta", "kadcyla", "phesgo")
+
+
+def names_r27_agent(entry: str) -> bool:
+    """The prior-therapy entry names an agent of ASCO R2.7 (decision 5)."""
+    e = entry.strip().lower().replace("trastuzumab deruxtecan", "")
+    return any(x in e for x in HER2_PRIOR_NAMES)
 
 
 def T() -> dict:
@@ -225,7 +235,7 @@ def prior_her2(strict: bool) -> Cond:
         names = {p.strip().lower() for p in c.patient.therapy.prior_her2_therapies}
         if not names:  # none recorded: unknown, not "none given"
             return "therapy.prior_her2_therapies"
-        return bool(names & HER2_PRIOR_NAMES) if strict else bool(names)
+        return any(names_r27_agent(n) for n in names) if strict else bool(names)
     label = ("progression on prior trastuzumab, pertuzumab and/or T-DM1" if strict
              else "at least one prior HER2-directed therapy")
     return Cond(label + " [therapy.prior_her2_therapies]", test)
