@@ -88,7 +88,8 @@ def test_record_lesions_win_on_both_doors(real_api, phantom_mri, tmp_path):
     _, web = _web_case(real_api, rec, [phantom_mri], ["2026-01-10"])
     assert [(x["source"], x["diameter_mm"]) for x in cli["lesions"]] == [("record", 12.0)]
     assert [(x["source"], x["diameter_mm"]) for x in web["lesions"]] == [("record", 12.0)]
-    assert cli["provisional"] is web["provisional"] is False
+    # the scan's detected lesions are still unreviewed: provisional on both doors (§5)
+    assert cli["provisional"] is web["provisional"] is True
     assert _options(cli) == _options(web) and _indices(cli) == _indices(web)
 
 
