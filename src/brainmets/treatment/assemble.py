@@ -210,6 +210,14 @@ def _steroids_while_asymptomatic(ctx: context.Ctx, out: Outcome) -> None:
             _note(o, f"Recorded as asymptomatic while on dexamethasone {dex:g} mg/day (see "
                      "input_checks): if the symptoms are controlled by steroids the status is "
                      "'mild_controlled'; confirm before deferring local therapy.")
+    neg = out.negatives.get("dexamethasone")
+    if neg is not None:  # the patient takes it now: say so beside "not recommended"
+        from brainmets.treatment.kb import settings
+
+        neg.reason += (f" The record shows dexamethasone {dex:g} mg/day now (see input_checks): "
+                       "if the patient is truly asymptomatic, "
+                       f"{settings()['dexamethasone']['taper']} (RYKEN10); if symptoms are "
+                       "controlled by it, record 'mild_controlled'.")
 
 
 def _untested_drivers(ctx: context.Ctx, out: Outcome, warnings: list[str]) -> None:
