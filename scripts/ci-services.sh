@@ -25,6 +25,15 @@ _bm_services() {
       "${need[@]}" fonts-dejavu-core >&2 || echo "ci-services: apt-get install failed" >&2
   fi
 
+  # optional: dciodvfy validates the exported DICOM SEG / RTSTRUCT / SR (its test skips, and
+  # says so in the run's last lines, when it cannot be installed)
+  if [ ! -x /usr/bin/dciodvfy ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+      dicom3tools >/dev/null 2>&1 || { $sudo apt-get update -qq >&2 || true
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        dicom3tools >&2; } || echo "ci-services: dicom3tools not installed" >&2
+  fi
+
   # 2. chromium
   if [ -x /usr/bin/chromium ]; then
     export BRAINMETS_CHROMIUM=/usr/bin/chromium
