@@ -82,13 +82,13 @@ def _contour_items(mask: np.ndarray, affine: np.ndarray, normal: np.ndarray,
 
 def _header(source: Sequence[Any], software: str) -> Any:
     from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = RT_STRUCT_STORAGE
+    meta.MediaStorageSOPClassUID = UID(RT_STRUCT_STORAGE)
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds = FileDataset("", {}, file_meta=meta, preamble=b"\0" * 128)
     ref = source[0]
     for kw in COPIED:
         setattr(ds, kw, getattr(ref, kw, ""))

@@ -345,7 +345,7 @@ def _deid_nifti(path: Any) -> bytes:
 
     import nibabel as nib
 
-    img = nib.load(str(path))
+    img: Any = nib.load(str(path))
     hdr = img.header.copy()
     for key in ("descrip", "aux_file", "intent_name", "db_name"):
         if key in hdr:
@@ -593,7 +593,7 @@ def _write_rt(out: Any, source: list[Any], folder: Any, chosen: list[dict[str, A
 
     from brainmets.imaging.dicom_rt import write_rtstruct
 
-    img = nib.load(str(folder / "out" / "lesions.nii.gz"))
+    img: Any = nib.load(str(folder / "out" / "lesions.nii.gz"))
     labels = np.asanyarray(img.dataobj)
     with_mask = [{"id": x["id"], "label": int(x["id"][1:])} for x in chosen
                  if x["id"].startswith("L")]

@@ -257,14 +257,14 @@ def segment_seed(volume: Path, seed_mm: tuple[float, float, float]) -> dict[str,
 
     from brainmets.imaging.measure import diameters
 
-    img = nib.load(str(volume))
+    img: Any = nib.load(str(volume))
     data = np.asanyarray(img.dataobj).astype(np.float32)
     while data.ndim > 3:
         data = data[..., 0]
     ijk = np.rint(np.linalg.inv(img.affine) @ np.array([*seed_mm, 1.0]))[:3].astype(int)
     if np.any(ijk < 0) or np.any(ijk >= np.array(data.shape)):
         raise ReviewError(["centroid_mm: the seed point lies outside the scan"])
-    zooms = np.array(img.header.get_zooms()[:3], dtype=float)
+    zooms: np.ndarray = np.asarray(img.header.get_zooms()[:3], dtype=np.float64)
     half = np.maximum(np.ceil(SEED_WINDOW_MM / zooms).astype(int), 2)
     lo = np.maximum(ijk - half, 0)
     hi = np.minimum(ijk + half + 1, np.array(data.shape))

@@ -246,10 +246,10 @@ def login(request: Request, token: str = Form(...), next: str = Form("/patients"
                        user=None)
     safe = next.startswith("/") and not next.startswith(("//", "/\\")) and "\\" not in next
     target = next if safe else "/patients"  # no open redirect
-    resp = RedirectResponse(target, status_code=303)
-    resp.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
-                    secure=request.app.state.settings.secure_cookies, max_age=12 * 3600)
-    return resp
+    ok = RedirectResponse(target, status_code=303)
+    ok.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict",
+                  secure=request.app.state.settings.secure_cookies, max_age=12 * 3600)
+    return ok
 
 
 @router.get("/logout")
