@@ -46,7 +46,8 @@ def register(app: typer.Typer) -> None:
             except TableError as exc:
                 bar.stop()
                 fail(str(exc))
-        msg = f"scored {summary.rows} rows -> {summary.output}"
+        written = summary.rows - summary.malformed_rows
+        msg = f"read {summary.rows} rows, wrote {written} -> {summary.output}"
         if summary.malformed_rows:
             msg += (f"; {summary.malformed_rows} unreadable rows left out (wrong field count or "
                     "bad JSON line)")
