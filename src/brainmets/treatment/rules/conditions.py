@@ -383,6 +383,12 @@ def ha_reject(c: Ctx) -> str:
         return "HA-WBRT: not used with leptomeningeal disease (ASTRO KQ3.2 remark)."
     s = c.survival
     surv = T()["asco_r35"]["min_expected_survival_months"]
+    kps_min = T()["asco_r34"]["kps_min"]
+    if s.months is not None and s.months >= surv and c.kps is not None and c.kps < kps_min:
+        # the survival condition holds; the unmet one is the favourable-prognosis PS (say which)
+        return (f"HA-WBRT: needs favourable prognosis (KPS >= {kps_min}, ASCO R3.4 'better "
+                f"performance status'; ASTRO KQ3.2); here KPS {c.kps} (expected survival "
+                f"{s.months:g} months meets the ASCO R3.5 >= {surv:g} months).")
     return (f"HA-WBRT: needs favourable prognosis / expected survival >= {surv:g} months "
             f"(ASCO R3.5); here {s.basis or 'KPS ' + str(c.kps)}.")
 
