@@ -429,7 +429,9 @@ def _record_lesions(patient: Patient) -> list[_Cand]:
     out = []
     for i, les in enumerate(patient.brain_metastases.lesions):
         raw = les.model_dump(mode="json", exclude_none=True)
-        lid = les.id or str((les.model_extra or {}).get("id") or f"R{i + 1}")
+        # the record's k-th lesion is L<k>, as in the treatment output (dose lines) and the
+        # usual radiation_history.lesion_ids
+        lid = les.id or str((les.model_extra or {}).get("id") or f"L{i + 1}")
         out.append(_Cand(shown=_shown(lid, "record", raw), record=raw))
     return out
 

@@ -90,9 +90,10 @@ def test_reviewed_lesions_win_and_rejected_never_count():
     assert [(x.id, x.status, x.diameter_mm) for x in c.lesions] == [
         ("L1", "confirmed", 13.0), ("A1", "added", 6.0)]
     assert c.lesions[0].corrected == ["diameter_mm"] and c.lesions[0].reviewed_by == "dr a"
-    not_used = {x.id: x.reason for x in c.lesions_not_used}
-    assert not_used["L2"] == "rejected in review"
-    assert {"R1", "R2"} <= set(not_used)  # the record's lesions are replaced, and it says so
+    not_used = {(x.source, x.id): x.reason for x in c.lesions_not_used}
+    assert not_used[("scan", "L2")] == "rejected in review"
+    # the record's lesions are replaced, and it says so
+    assert {("record", "L1"), ("record", "L2")} <= set(not_used)
     assert c.provisional is False
     assert c.review is not None and c.review.counts == {
         "detected": 0, "confirmed": 1, "rejected": 1, "added": 1}

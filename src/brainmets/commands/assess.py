@@ -153,9 +153,9 @@ def register(app: typer.Typer) -> None:
         for i, r in enumerate(results):
             if i:
                 console.print(Rule())
-            console.print(assessment_renderable(r))
-            for line in case_lines(r):
+            for line in case_lines(r):  # what the case rests on comes first
                 console.print(line, markup=False)
+            console.print(assessment_renderable(r))
 
 
 def case_lines(case: Any) -> list[str]:
