@@ -108,7 +108,7 @@ class Ctx:
         vols = [le.volume_ml for _, le in self.intact()]
         if not vols or any(v is None for v in vols) or len(vols) != (self.n_unresected or 0):
             return None
-        return float(sum(vols))
+        return float(sum(v for v in vols if v is not None))
 
     def any_mass_effect(self) -> bool | None:
         vals = [le.mass_effect for _, le in self.intact()]

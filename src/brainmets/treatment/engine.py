@@ -52,7 +52,8 @@ class Rule:
     veto: tuple[str, ...] = ()
     reject_reason: Text | None = None  # text when a condition is unmet (not applicable)
     inapplicable: bool = False  # fires -> the option is recorded as not applicable (no MUST-NOT)
-    awaiting_reason: Text | None = None  # text when an input is missing (awaiting)
+    # text when an input is missing (awaiting); a callable may return None (no reason to add)
+    awaiting_reason: str | Callable[[Ctx], str | None] | None = None
 
     def population(self) -> str:
         """The population check this rule applies (its condition labels)."""
@@ -153,7 +154,8 @@ def _await(rule: Rule, ctx: Ctx, out: Outcome, missing: list[str]) -> None:
     info["rules"].append(rule.name)
     info["recs"].extend(k for k in rule.recs if k not in info["recs"])
     if rule.awaiting_reason is not None:
-        text = _text(rule.awaiting_reason, ctx)
+        ar = rule.awaiting_reason
+        text = ar(ctx) if callable(ar) else ar
         if text and text not in info["reasons"]:
             info["reasons"].append(text)
 
@@ -207,7 +209,7 @@ def _fire(rule: Rule, ctx: Ctx, out: Outcome) -> None:
         opt.defers_local_therapy = opt.defers_local_therapy or defers
         if dose and not opt.dose:
             opt.dose = dose
-        elif dose and dose not in opt.dose:
+        elif dose and opt.dose and dose not in opt.dose:
             opt.dose += "; or " + dose
         opt.notes.extend(n for n in notes if n not in opt.notes)
         opt.population.append(rule.population())

@@ -7,6 +7,7 @@ statement, not to each local option (project decision 7).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from brainmets.treatment.context import Ctx
 from brainmets.treatment.engine import Cond, Rule
@@ -244,7 +245,7 @@ def egfr_alk() -> list[Rule]:
            for d, x in (("osimertinib", []), ("icotinib", icotinib))]
     for rule in out:
         base = rule.notes
-        rule.notes = (lambda b: lambda c: [*b(c), *egfr_variant_notes(c)])(base)
+        rule.notes = _with_variant_notes(base)
     out += [_targeted(d, "R2.4", marker("alk", "ALK-rearranged"), "ALK-rearranged", alk)
             for d in ("alectinib", "brigatinib", "ceritinib")]
     out.append(R("ASCO22 R2.4 (crizotinib excluded)", "crizotinib", "systemic", ["ASCO22:R2.4"],
@@ -384,3 +385,13 @@ def phases() -> dict[str, list[Rule]]:
             "wbrt": wbrt(), "ha": ha(),
             "systemic": [*egfr_alk(), *pembrolizumab(), *melanoma(), *her2()],
             "never": never()}
+
+
+def _with_variant_notes(
+    base: Callable[[Ctx], list[str]] | list[str],
+) -> Callable[[Ctx], list[str]]:
+    """The rule's notes followed by the EGFR-variant notes."""
+    def notes(c: Ctx) -> list[str]:
+        first = base(c) if callable(base) else list(base)
+        return [*first, *egfr_variant_notes(c)]
+    return notes

@@ -6,6 +6,8 @@ Thresholds come from ``knowledge/data/treatment/thresholds.toml``; grading from
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from brainmets.treatment import dosing as dz
 from brainmets.treatment.context import Ctx
 from brainmets.treatment.engine import Cond
@@ -329,7 +331,7 @@ def mild_note(c: Ctx) -> list[str]:
     return []
 
 
-def deferral_notes(extra: list[str] | None = None) -> callable:
+def deferral_notes(extra: list[str] | None = None) -> Callable[[Ctx], list[str]]:
     def f(c: Ctx) -> list[str]:
         return [
             "Listed in parallel with local therapy (ASCO R3.x): deferral of local therapy is an "
