@@ -1,6 +1,12 @@
 """Lesion detection behind a small :class:`Detector` protocol.
 
-Default: :class:`ClassicalDetector` (training-free, CPU, seconds):
+Default: :class:`ClassicalDetector` (training-free, CPU, seconds). Two stages share one
+label map: first whole **lesion objects** (:mod:`brainmets.imaging.detect_objects`: enhancing
+pieces grouped by the local density of enhancement, cores filled slice-wise, the whole object
+judged: dura / sinus / falx / vessel / vessel in CSF / choroid plexus zone / extracranial / web /
+not enhancing; objects rejected as normal anatomy claim their voxels), then **blobs** for what is
+left (small lesions), as follows. When nothing is reported, :mod:`brainmets.imaging.findings`
+turns large rejected objects and clusters of rejected pieces into scan-level findings.
 
 1. Bias-corrected intensities normalised to the white-matter level (``preprocess``); a working
    grid of isotropic ``ws`` mm (1-1.5 mm) so every filter is in millimetres whatever the voxels.
@@ -21,7 +27,8 @@ Default: :class:`ClassicalDetector` (training-free, CPU, seconds):
    * ``dura_sinus``: centroid within ``SURFACE_MM`` of the brain surface, or most of the region
      on the surface (dura, superior sagittal / transverse sinuses);
    * ``choroid_plexus``: surrounded by CSF-dark voxels deep in the brain (in the ventricles), or
-     a mirror-symmetric twin across the mid-sagittal plane next to CSF;
+     in a choroid-plexus zone (atrium, 3rd / 4th ventricle; ``anatomy.toml``) with CSF around it,
+     or a mirror-symmetric twin across the mid-sagittal plane next to CSF;
    * ``weak``: contrast to the surroundings below ``MIN_CONTRAST`` x white matter.
 
 A second implementation (:mod:`brainmets.imaging.detect_model`) runs a user-supplied model.
@@ -56,8 +63,9 @@ PLEXUS_DARK_LEVEL = 0.7
 PLEXUS_BALL_MM = 8.0
 NOISE_FACTOR = 3.0  # blobness must exceed this x the largest that pure noise reaches
 # operating point: candidates below this confidence are listed for review, not reported as
-# lesions (chosen on development phantoms, seeds 1-2: ~1 FP/scan there)
-MIN_CONFIDENCE = 0.6
+# lesions (chosen on development phantoms seeds 101-106, not the benchmark's 9001-9010: reported
+# blob FPs there scored 0.69-0.78, the smallest true lesions from 0.6)
+MIN_CONFIDENCE = 0.65
 # A region of >= SOLIDITY_MIN_ML whose voxel volume is below MIN_SOLIDITY x the convex hull of
 # its voxel centres follows normal tissue (e.g. white matter brightened by a residual bias
 # field on coarse scans), not a metastasis: metastases are compact, ring lesions are filled.
@@ -465,6 +473,12 @@ class ClassicalDetector:
             f.update(ring_filled=f["core_fraction"] >= dob.CORE_MIN_FRACTION,
                      contrast=f["over_local_wm"], found_by="classical-object")
             f["confidence"] = _object_confidence(f)
+            if f["confidence"] < self.min_confidence:  # listed; its pieces go to the blob stage
+                st.rejected.append({"reason": "low_confidence", "centroid_mm": _rounded(cw),
+                                    "volume_ml": round(f["volume_mm3"] / 1000, 4),
+                                    "confidence": round(f["confidence"], 3),
+                                    "found_by": "classical-object", "stage": "object"})
+                continue
             dob.complete_open_core(ctx, o)
             f["ring_filled"] = bool(f["ring_filled"] or f.get("hull_filled_mm3", 0.0) > 0.0)
             near = sub[ndi.binary_dilation(o.region, iterations=max(1, round(MERGE_MM / w.ws)))]
