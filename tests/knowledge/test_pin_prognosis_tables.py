@@ -19,9 +19,16 @@ that names the index, the variant and the row.
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 
-from brainmets.prognosis.tables import Condition, index_tables
+from brainmets.knowledge import KnowledgeError, loader
+from brainmets.prognosis import tables
+from brainmets.prognosis.tables import Condition, IndexTable, index_tables
 
 
 def _g(x: float | None) -> str:
@@ -46,8 +53,12 @@ def _cond(c: Condition) -> str:
 
 
 def _actual(index_id: str) -> dict[str, dict[str, object]]:
+    return _render(index_tables()[index_id])
+
+
+def _render(table: IndexTable) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
-    for v in index_tables()[index_id].variants:
+    for v in table.variants:
         factors = {}
         for f in v.factors:
             bands = []
@@ -288,3 +299,38 @@ def test_every_index_is_pinned():
 @pytest.mark.parametrize("index_id", sorted(EXPECTED))
 def test_index_table_matches_spec(index_id):
     assert _actual(index_id) == EXPECTED[index_id]
+
+
+def test_the_pins_cover_every_number_in_the_prognosis_files(tmp_path, monkeypatch):
+    """Each numeric value in knowledge/data/prognosis, changed in turn (scripts/mutate_knowledge.py
+    both ways), must change what the engine loads into a table that differs from EXPECTED (or
+    make the table invalid): a number added to these files without a pin fails here."""
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("mutate_knowledge",
+                                                  root / "scripts" / "mutate_knowledge.py")
+    mk = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "mutate_knowledge", mk)  # dataclasses look it up
+    spec.loader.exec_module(mk)
+    data = tmp_path / "data"
+    shutil.copytree(loader.DATA_DIR, data)
+    monkeypatch.setattr(loader, "DATA_DIR", data)
+    survivors = []
+    try:
+        for op in ("up", "down"):
+            mutants = mk.find_mutants(root, ("prognosis",), op)
+            assert len(mutants) > 400
+            for m in mutants:
+                path = data / Path(m.file).relative_to(mk.DATA_REL)
+                text = path.read_text(encoding="utf-8")
+                path.write_text(text[: m.start] + m.new + text[m.end:], encoding="utf-8")
+                loader._load_toml_cached.cache_clear()
+                try:
+                    if _render(tables._parse_index(path.stem)) == EXPECTED[path.stem]:
+                        survivors.append(m.label)
+                except KnowledgeError:
+                    pass  # the mutant makes the table invalid: loading fails loudly
+                finally:
+                    path.write_text(text, encoding="utf-8")
+    finally:
+        loader._load_toml_cached.cache_clear()
+    assert survivors == []
