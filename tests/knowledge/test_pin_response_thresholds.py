@@ -114,3 +114,53 @@ def test_irano_window_is_6_months(io_start, cat):
     res = evaluate(_rec(_tp("2026-01-10", [_lesion("L1", 20)]),
                         _tp("2026-03-10", [_lesion("L1", 30)]), io_start=io_start))
     assert res.category == cat
+
+
+def test_the_pins_cover_every_number_in_the_response_file(tmp_path, monkeypatch):
+    """Each numeric value in knowledge/data/response, changed in turn both ways (as
+    scripts/mutate_knowledge.py does), must break the pinned values above: a number added to
+    rano_bm.toml without a pin fails here."""
+    import importlib.util
+    import shutil
+    import sys
+    from pathlib import Path
+
+    from brainmets.knowledge import KnowledgeError, loader
+    from brainmets.response import config
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("mutate_knowledge",
+                                                  root / "scripts" / "mutate_knowledge.py")
+    mk = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "mutate_knowledge", mk)  # dataclasses look it up
+    spec.loader.exec_module(mk)
+    data = tmp_path / "data"
+    shutil.copytree(loader.DATA_DIR, data)
+    monkeypatch.setattr(loader, "DATA_DIR", data)
+
+    def pinned(cfg) -> bool:
+        got = {k: cfg.thresholds[k].value for k in SPEC_THRESHOLDS}
+        return got == SPEC_THRESHOLDS and cfg.match_max_distance_mm == 15
+
+    survivors = []
+    try:
+        for op in ("up", "down"):
+            mutants = mk.find_mutants(root, ("response",), op)
+            assert len(mutants) >= 10
+            for m in mutants:
+                path = data / Path(m.file).relative_to(mk.DATA_REL)
+                text = path.read_text(encoding="utf-8")
+                path.write_text(text[: m.start] + m.new + text[m.end:], encoding="utf-8")
+                loader._load_toml_cached.cache_clear()
+                config.default_config.cache_clear()
+                try:
+                    if pinned(config.default_config()):
+                        survivors.append(m.label)
+                except KnowledgeError:
+                    pass  # invalid file: loading fails loudly
+                finally:
+                    path.write_text(text, encoding="utf-8")
+    finally:
+        loader._load_toml_cached.cache_clear()
+        config.default_config.cache_clear()
+    assert survivors == []
