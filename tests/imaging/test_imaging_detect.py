@@ -47,7 +47,8 @@ def test_ring_solid_and_confounders(tmp_path, make_head):
         assert 0.0 <= le["confidence"] <= 1.0
         assert le["location"] == "supratentorial"
     rej = out["rejected_candidates"]
-    assert sum(rej.values()) >= 2  # the tube and the sheet were seen and rejected
+    # the tube was rejected as a vessel and the sheet as dura / sinus (detect.py step 5)
+    assert rej.get("vessel", 0) >= 1 and rej.get("dura_sinus", 0) >= 1, rej
     labels = nib.load(str(tmp_path / "out" / "lesions.nii.gz"))
     assert set(np.unique(np.asarray(labels.dataobj)).tolist()) == {0, 1, 2}
     assert (tmp_path / "out" / "overlay.png").stat().st_size > 10_000
@@ -102,10 +103,8 @@ def test_detector_protocol_and_model_metadata(tmp_path):
 
 @pytest.mark.slow
 def test_small_phantom_large_lesions_found(tmp_path):
-    """One 2-mm phantom from the project's generator: solid lesions >= 5 mm are found.
-
-    (Known limitation: a 34 mm ring lesion with low enhancement in this case is missed.)
-    """
+    """One 2-mm phantom from the project's generator: solid lesions >= 5 mm and the 34 mm
+    low-enhancement ring lesion (a whole object since issue #16) are found."""
     from brainmets.imaging.pipeline import scan
 
     gen = CliRunner().invoke(app, ["phantom", str(tmp_path / "ph"), "--cases", "1", "--seed",
@@ -121,4 +120,28 @@ def test_small_phantom_large_lesions_found(tmp_path):
     for t in big:
         d = np.linalg.norm(pred - np.array(t["centroid_mm"]), axis=1)
         assert d.size and d.min() < 5.0, (t, res["lesions"])
-    assert res["count"] <= len(truth["lesions"]) + 30  # 2-mm voxels: many vessel FPs
+    ring = [t for t in truth["lesions"] if t["pattern"] == "ring"]
+    for t in ring:
+        assert np.linalg.norm(pred - np.array(t["centroid_mm"]), axis=1).min() < 10.0
+    # 2-mm voxels: single-voxel vessel cross-sections still pass as blobs (issue #16 goal is at
+    # 1 mm, see test_fixed_seed_false_positives)
+    assert res["count"] <= len(truth["lesions"]) + 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed, full_head", [(107, True), (108, False)])
+def test_fixed_seed_false_positives(tmp_path, seed, full_head):
+    """1-mm phantoms on seeds used neither to choose the operating point (101-106) nor by the
+    benchmark (9001-9010): every lesion >= 5 mm found, at most 1 false positive per scan
+    (issue #16 goal: >= 0.90 for >= 5 mm at <= 1.0 false positive per scan)."""
+    from brainmets.imaging.metrics import load_case
+    from brainmets.imaging.phantom import make_case
+    from brainmets.imaging.pipeline import scan
+
+    case = tmp_path / f"case_{seed}"
+    make_case(seed, case, voxel_mm=(1.0, 1.0, 1.0), full_head=full_head, confounder_map=True)
+    scan(case / "t1c.nii.gz", tmp_path / "out", overlay=False)
+    ev = load_case(tmp_path / "out" / "lesions.nii.gz", case)
+    assert len(ev["false_positives"]) <= 1, ev["false_positives"]
+    big = [le for le in ev["lesions"] if le["equivalent_diameter_mm"] >= 5.0]
+    assert big and all(le["detected"] for le in big), ev["lesions"]
