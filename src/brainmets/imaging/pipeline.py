@@ -152,7 +152,9 @@ def scan(
             export.write_overlay(
                 tmp / "overlay.png", arrays["image_canonical"], arrays["labels_canonical"],
                 arrays["affine_canonical"], result["lesions"],
-                title=f"{Path(vol.source).name}: {result['count']} lesion(s)",
+                title=f"{Path(vol.source).name}: {result['count']} lesion(s)"
+                + (f"; {len(result['findings'])} finding(s): possible lesion not characterised:"
+                   " review" if result.get("findings") else ""),
             )
         if vol.kind == "dicom" and vol.dicom:
             if result["lesions"]:
