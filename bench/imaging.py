@@ -1,6 +1,9 @@
 """Imaging benchmark: unseen synthetic phantoms -> ``brainmets scan`` -> lesion-wise metrics.
 
-Usage: ``.venv/bin/python bench/imaging.py [--seeds 9001-9010] [--voxel 1,1,1] [--keep DIR]``
+Usage: ``.venv/bin/python bench/imaging.py [--seeds 9001-9010] [--voxel 1,1,1] [--keep DIR]``;
+real scans, separately: ``bench/imaging.py --real [--baseline /work/coord/imaging_before.json]``
+(lesion-wise sensitivity, false positives, volume error against the expert / fusion reference,
+seconds and peak memory per scan on ../shared/real-scans; see ``bench/imaging_real.py``).
 
 Phantoms come from seeds never used in tests or development (9001-9010 by default); every third
 case is skull-stripped (240x240x155 mm), the rest are full-head scans in random orientations.
