@@ -20,7 +20,7 @@ def _store(data_dir: Path | None, url: str | None):  # noqa: ANN202
 
     try:
         return open_store(url, data_dir)
-    except Exception as exc:
+    except Exception as exc:  # bad URL, unreachable server, unwritable folder: all one message
         fail(f"database: cannot open the registry ({type(exc).__name__}: {exc})")
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from brainmets.errors import BrainmetsError
+
 RT_STRUCT_STORAGE = "1.2.840.10008.5.1.4.1.1.481.3"
 COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
           "StudyDate", "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
@@ -22,7 +24,7 @@ COLOURS = [[255, 0, 0], [0, 160, 255], [255, 200, 0], [0, 200, 80], [200, 0, 255
            [255, 120, 0]]
 
 
-class RTStructError(ValueError):
+class RTStructError(BrainmetsError, ValueError):
     """The structure set cannot be written (names what is missing)."""
 
 

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from brainmets.errors import BrainmetsError
+
 MILLILITRE = ("ml", "UCUM", "mL")
 PROCEDURE = ("24590-2", "LN", "MR Brain")  # LOINC code of the reported procedure
 
 
-class SRError(ValueError):
+class SRError(BrainmetsError, ValueError):
     """The report cannot be written (names what is missing)."""
 
 

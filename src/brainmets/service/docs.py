@@ -43,7 +43,8 @@ class InvalidBody(BaseModel):
 
 
 DESCRIPTIONS = {
-    400: "malformed multipart form data (the upload body cannot be parsed)",
+    400: "the body cannot be parsed (malformed multipart form data, or bytes that are not "
+         "UTF-8 JSON)",
     401: "missing, unknown or revoked API token",
     403: "role or ownership does not allow this (researchers are read-only; clinicians see "
          "their own patients)",
@@ -131,9 +132,9 @@ def _codes(path: str, method: str, op: dict[str, Any]) -> set[int]:
     if writes or op.get("parameters"):
         codes |= {422}
     if writes:
-        codes |= {413}
+        codes |= {400, 413}  # a body that cannot be decoded at all is 400 (Starlette/FastAPI)
     if "/scans" in path and writes:
-        codes |= {400, 415}  # multipart upload: an unparseable body is 400 (Starlette)
+        codes |= {415}
     if ("/scans/" in path and method == "get") or (writes and has_params):
         codes |= {409}
     return codes

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from brainmets.errors import BrainmetsError
 from brainmets.store import repo
 from brainmets.store.models import LesionReview, Patient, Scan, User, utcnow
 
@@ -29,7 +30,7 @@ SEED_WINDOW_MM = 30.0  # half-width of the search cube around the seed
 SEED_SNAP_VOXELS = 1  # the seed moves to the brightest voxel this close (click imprecision)
 
 
-class ReviewError(ValueError):
+class ReviewError(BrainmetsError, ValueError):
     """Bad review input: messages name the field (``field: why``)."""
 
     def __init__(self, messages: list[str], status: int = 422) -> None:
