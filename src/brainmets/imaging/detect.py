@@ -468,7 +468,9 @@ class ClassicalDetector:
                 st.rejected.append({"reason": o.reason, "centroid_mm": _rounded(cw),
                                     "volume_ml": round(f["volume_mm3"] / 1000, 4),
                                     "stage": "object"})
-                if o.reason in CLAIMING_REASONS:
+                # a faint group (tissue brightened by bias, not enhancing anatomy) claims nothing
+                if (o.reason in CLAIMING_REASONS
+                        and f["over_local_wm"] >= dob.WEAK_OVER_LOCAL_WM):
                     st.claimed[o.sl] |= o.region
                 continue
             sub = st.labels[o.sl]
