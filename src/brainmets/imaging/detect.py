@@ -266,7 +266,8 @@ class _State:
     conf: dict[int, float] = field(default_factory=dict)
     rejected: list[dict] = field(default_factory=list)
     accepted_pts: list[tuple[np.ndarray, float]] = field(default_factory=list)
-    claimed: np.ndarray | None = None  # voxels of objects rejected as normal anatomy
+    # voxels of objects rejected as normal anatomy (set when the object stage starts)
+    claimed: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     objects: list = field(default_factory=list)
     n_lab: int = 0
 

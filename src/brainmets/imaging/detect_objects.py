@@ -22,6 +22,7 @@ Constants are engineering parameters in millimetres or x white-matter level, not
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,7 +91,7 @@ def _slicewise_votes(obj: np.ndarray) -> np.ndarray:
     for ax in range(3):
         filled = np.zeros_like(obj)
         for k in range(obj.shape[ax]):
-            s = [slice(None)] * 3
+            s: list[slice | int] = [slice(None)] * 3
             s[ax] = k
             t = tuple(s)
             if obj[t].any():
@@ -299,8 +300,7 @@ def _judge_level(ctx: dict, enh: np.ndarray, dens: np.ndarray, level: int,
         local = tuple(slice(max(b.start - pad, 0), min(b.stop + pad, lab.shape[i]))
                       for i, b in enumerate(bb))
         piece = lab[local] == k
-        full_sl = tuple(slice(a.start + s.start, a.start + s.stop)
-                        for a, s in zip(sl0, local, strict=True))
+        full_sl = _shift(sl0, local)
         filled, f = object_features(ctx, full_sl, piece)
         o = LesionObject(region=filled, sl=full_sl, features=f)
         o.reason = object_reason(f, ctx)
@@ -353,3 +353,10 @@ def flatten(objs: list[LesionObject]) -> list[LesionObject]:
         else:
             out.append(o)
     return out
+
+
+def _shift(outer: Sequence[slice], inner: Sequence[slice]) -> tuple[slice, slice, slice]:
+    """The crop ``inner`` (relative to ``outer``) as slices of the whole grid."""
+    a, b, c = (slice(o.start + i.start, o.start + i.stop)
+               for o, i in zip(outer, inner, strict=True))
+    return (a, b, c)

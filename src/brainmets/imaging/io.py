@@ -87,7 +87,7 @@ def _load_nifti(p: Path) -> Volume:
             f"{p}: not a NIfTI file (.nii/.nii.gz) nor a folder of DICOM files"
         )
     try:
-        img = nib.load(str(p))
+        img: Any = nib.load(str(p))
     except Exception as exc:  # nibabel raises several types for bad headers
         raise ImagingInputError(f"{p}: not a readable NIfTI file ({_short(exc)})") from None
     shape = tuple(int(s) for s in img.shape)
@@ -111,7 +111,7 @@ def _load_nifti(p: Path) -> Volume:
         raise ImagingInputError(f"{p}: complex or RGB voxel type {dtype} is not a magnitude image")
     try:
         data = np.asarray(img.dataobj, dtype=np.float32).reshape(shape)
-    except Exception as exc:
+    except Exception as exc:  # nibabel/zlib raise many types on truncated data: one message
         raise ImagingInputError(f"{p}: truncated or corrupt image data ({_short(exc)})") from None
     aff = np.asarray(img.affine, dtype=np.float64)
     return Volume(data=np.ascontiguousarray(data), affine=aff, source=str(p), kind="nifti")
