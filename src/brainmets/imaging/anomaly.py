@@ -573,6 +573,7 @@ class Combined:
     findings: list[dict]
     summary: dict
     attrs: dict[int, dict] = field(default_factory=dict)  # lesions found by this signal only
+    regions: np.ndarray | None = None  # anomaly region ids on the canonical grid (or None)
 
 
 def _to_grid(lab_w: np.ndarray, aff_w: np.ndarray, aff: np.ndarray, shape: tuple[int, ...]
@@ -659,7 +660,7 @@ def combine(final: np.ndarray, engines: dict[int, list[str]], report: AnomalyRep
             "side_of_mass": me.side_of_mass, "ventricle_left_ml": me.left_ml,
             "ventricle_right_ml": me.right_ml, "ventricle_shift_mm": me.shift_mm,
             "signal": "mass_effect"})
-    return Combined(final, found, findings, summary(report), attrs)
+    return Combined(final, found, findings, summary(report), attrs, up.astype(np.int32))
 
 
 def _relabel_found(lab: np.ndarray, old: np.ndarray, found: dict[int, list[str]],

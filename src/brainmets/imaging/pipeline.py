@@ -17,9 +17,10 @@ import numpy as np
 
 from brainmets.imaging import measure as ms
 from brainmets.imaging import preprocess as pp
-from brainmets.imaging.anomaly import second_signal
+from brainmets.imaging.anomaly import Combined, second_signal
 from brainmets.imaging.detect import ClassicalDetector, Detector
 from brainmets.imaging.io import load_volume
+from brainmets.imaging.merge import merge_fragments
 from brainmets.imaging.result import ScanResult
 from brainmets.imaging.volume import ImagingInputError, Volume
 
@@ -55,14 +56,16 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
     frame = ms.location_frame(mask, can.affine)
     # second, independent signal (asymmetry / reference / mass effect): issue 16 item 2
     comb = second_signal(final, d, det, can.data, mask, can.affine, frame)
-    final = comb.labels
+    # pieces of one lesion hypothesis become one lesion (issue 16 item 1), then measured afresh
+    final, found_by, attrs, joined = _join_fragments(comb, can.data, mask, can.affine)
     lesions = ms.measure_lesions(final, can.affine, frame, d.labels, d.features)
     for les in lesions:
-        for key, val in comb.attrs.get(les["id"], {}).items():  # found by the 2nd signal only
+        for key, val in attrs.get(les["id"], {}).items():  # found by the 2nd signal only
             les.setdefault(key, val)
         les.setdefault("confidence", None)
         les.setdefault("enhancement", None)
-        les["found_by"] = comb.found_by.get(les["id"], [])
+        les["found_by"] = found_by.get(les["id"], [])
+        les.update(joined.get(les["id"], {"merged_from": 1}))
     total = float(sum(les["volume_ml"] for les in lesions))
     largest = lesions[0] if lesions else None
     reasons: dict[str, int] = {}
@@ -95,6 +98,9 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
             "voxel width); perpendicular = extent perpendicular to the longest diameter",
             "location: " + ms.LOCATION_METHOD + "; lesions near the tentorium may be misassigned",
             "confidence: detector score in [0, 1], not a calibrated probability",
+            "merged_from: number of detected pieces joined into this lesion (1 = none); pieces "
+            "are joined when the tissue between them is enhancing or an enclosed dark core "
+            "(merge_evidence 'bridge') or lies on one asymmetry region ('anomaly')",
         ],
         "warnings": warnings,
         "seconds": None,
@@ -106,6 +112,27 @@ def analyse(vol: Volume, detector: Detector | None = None) -> tuple[dict, dict]:
     arrays = {"labels_input": can.to_input(final), "labels_canonical": final,
               "image_canonical": can.data, "affine_canonical": can.affine}
     return result, arrays
+
+
+def _join_fragments(comb: Combined, data: np.ndarray, mask: np.ndarray, affine: np.ndarray
+                    ) -> tuple[np.ndarray, dict[int, list[str]], dict[int, dict], dict[int, dict]]:
+    """Join reported pieces of one lesion (:mod:`brainmets.imaging.merge`). Returns labels,
+    ``found_by`` (union over the pieces), second-signal attributes and, per joined lesion,
+    ``merged_from`` (number of pieces) and ``merge_evidence``."""
+    mg = merge_fragments(comb.labels, data, mask, affine, comb.regions)
+    found: dict[int, list[str]] = {}
+    attrs: dict[int, dict] = {}
+    joined: dict[int, dict] = {}
+    for new, olds in mg.members.items():
+        names: list[str] = []
+        for old in olds:
+            names += [e for e in comb.found_by.get(old, []) if e not in names]
+        found[new] = names
+        if len(olds) == 1 and olds[0] in comb.attrs:
+            attrs[new] = comb.attrs[olds[0]]
+        if len(olds) > 1:
+            joined[new] = {"merged_from": len(olds), "merge_evidence": mg.rules.get(new, [])}
+    return mg.labels, found, attrs, joined
 
 
 def patient_with_lesions(record: dict, result: dict) -> dict:
