@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import shutil
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from brainmets.case import Case, ResponseCache
-from brainmets.errors import BrainmetsError
 from brainmets.model import InputError, parse_patient
 from brainmets.service import core, fhir
-from brainmets.service.auth import check_patient, current_user, require_writer
+from brainmets.service.auth import current_user, require_writer
 from brainmets.service.jobs import scan_dir
-from brainmets.service.uploads import UploadError, stage_upload
+from brainmets.service.records import (
+    InvalidRecord,
+    is_empty_record,
+    patient_for,
+)
+from brainmets.service.scans import submit_scan, volume_path
 from brainmets.store import repo
-from brainmets.store.models import Patient, Scan, TimePoint, User
+from brainmets.store.models import Patient, Scan, User
 
 router = APIRouter(prefix="/api")
 
@@ -54,11 +54,6 @@ PATIENT_BODY = Body(
 )
 
 
-class InvalidRecord(BrainmetsError):
-    def __init__(self, messages: list[str]) -> None:
-        self.messages = messages
-
-
 def invalid_response(messages: list[str]) -> JSONResponse:
     """422 with one entry per field path (``loc`` as in FastAPI's own validation errors)."""
     detail = []
@@ -80,18 +75,10 @@ def _parse_body(data: Any) -> tuple[dict[str, Any], str | None, list[str]]:
         raise InvalidRecord(exc.messages) from None
     warnings = notes + [f"unknown field kept but not used: {f}" for f in patient.unknown_fields()]
     record = patient.model_dump(mode="json", exclude_none=True)
-    if _is_empty({k: v for k, v in record.items() if k != "id"}):
+    if is_empty_record({k: v for k, v in record.items() if k != "id"}):
         raise InvalidRecord(["body: empty record: give at least one clinical field (e.g. age, "
                              "kps, primary.site); an empty record creates nothing"])
     return record, name, warnings
-
-
-def _is_empty(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_is_empty(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_empty(v) for v in value)
-    return value is None
 
 
 def _cache(request: Request) -> ResponseCache | None:
@@ -103,9 +90,7 @@ def _store(request: Request):  # noqa: ANN202
     return request.app.state.store
 
 
-def _get_patient(request: Request, s: Any, user: User, pid: str, write: bool = False) -> Patient:
-    request.state.patient_id = pid if len(pid) <= 32 else None
-    return check_patient(user, s.get(Patient, pid) if len(pid) <= 32 else None, write)
+_get_patient = patient_for  # access check shared with the web UI
 
 
 @router.get("/patients", summary="List the patients this token may read")
@@ -175,85 +160,8 @@ def upload_scan(
     clinical_status: str | None = Form(None, pattern="^(improved|stable|worse)$"),
     user: User = Depends(require_writer),
 ) -> JobAccepted:
-    store = _store(request)
-    settings = request.app.state.settings
-    when = parse_scan_date(date)
-    with store.session() as s:  # access check before reading a byte of the upload
-        p = _get_patient(request, s, user, pid, write=True)
-        check_scan_date(when, p.record)
-    tmp_root = store.data_dir / "tmp"
-    tmp_root.mkdir(exist_ok=True)
-    try:
-        staged = stage_upload(file.file, tmp_root, settings)
-    except UploadError as exc:
-        if exc.status == 422:
-            raise InvalidRecord([exc.message]) from None
-        raise HTTPException(exc.status, exc.message) from None
-    final = None
-    try:
-        with store.session() as s:
-            p = _get_patient(request, s, user, pid, write=True)
-            tp = s.scalar(select(TimePoint).where(TimePoint.patient_id == p.id,
-                                                  TimePoint.date == when))
-            if tp is None:
-                tp = TimePoint(patient_id=p.id, date=when)
-                s.add(tp)
-            if steroid_mg_day is not None:
-                tp.steroid_mg_day = steroid_mg_day
-            if clinical_status is not None:
-                tp.clinical_status = clinical_status
-            s.flush()
-            scan = Scan(patient_id=p.id, timepoint_id=tp.id, kind=staged.kind, status="queued",
-                        sha256=staged.sha256, size_bytes=staged.size_bytes)
-            s.add(scan)
-            s.flush()
-            final = scan_dir(store, scan.id)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged.folder, final)  # files in place before the row is committed
-            scan_id = scan.id
-    except BaseException:
-        staged.discard()
-        if final is not None:
-            shutil.rmtree(final, ignore_errors=True)
-        raise
-    request.app.state.jobs.submit(scan_id)
+    scan_id = submit_scan(request, pid, file.file, date, steroid_mg_day, clinical_status, user)
     return JobAccepted(job=scan_id, status="queued")
-
-
-# the oldest patient the record accepts (CONTRACT §1: age 18-120): a scan older than that
-# would predate the patient's birth
-MAX_AGE_YEARS = 120
-
-
-def parse_scan_date(date: str | None) -> dt.date:
-    """The scan date (default: today, UTC); 422 naming ``date`` when it is not YYYY-MM-DD."""
-    try:
-        return dt.date.fromisoformat(date.strip()) if date and date.strip() else \
-            dt.datetime.now(dt.UTC).date()
-    except ValueError:
-        raise InvalidRecord([f"date: expected YYYY-MM-DD, got {date!r}"]) from None
-
-
-def check_scan_date(when: dt.date, record: dict[str, Any]) -> None:
-    """Refuse scan dates in the future or before the patient's birth: the recorded birth date
-    when the record has one (``birth_date``), else the oldest age the record accepts."""
-    today = dt.datetime.now(dt.UTC).date()
-    if when > today:
-        raise InvalidRecord([f"date: {when.isoformat()} is in the future (today is "
-                             f"{today.isoformat()})"])
-    birth = None
-    raw = record.get("birth_date")
-    if isinstance(raw, str):
-        try:
-            birth = dt.date.fromisoformat(raw)
-        except ValueError:
-            birth = None
-    if birth is not None and when < birth:
-        raise InvalidRecord([f"date: {when.isoformat()} is before the patient's birth date"])
-    earliest = today.replace(year=today.year - MAX_AGE_YEARS, day=min(today.day, 28))
-    if when < earliest:
-        raise InvalidRecord([f"date: {when.isoformat()} is before the patient could have been "
-                             f"born (records accept ages up to {MAX_AGE_YEARS} years)"])
 
 
 @router.get("/jobs/{job}", response_model=JobStatus, summary="Status of a scan job")
@@ -436,16 +344,6 @@ def _deid_lesions(lesions: list[dict[str, Any]], de: bool) -> list[dict[str, Any
         return lesions
     return [{k: v for k, v in x.items() if k not in ("scan_date", "reviewed_at")}
             for x in lesions]
-
-
-def volume_path(store: Any, scan: Scan) -> Any:
-    """The stored MRI of a scan as NIfTI (converted volume for DICOM input), or None."""
-    folder = scan_dir(store, scan.id)
-    for cand in (folder / "out" / "volume.nii.gz", folder / "input.nii.gz",
-                 folder / "input.nii"):
-        if cand.exists():
-            return cand
-    return None
 
 
 @router.get("/patients/{pid}/lesions", summary="Lesions of the current scan with review state",

@@ -79,7 +79,7 @@ def _obs_value(obs: Any) -> Any:
     return None
 
 
-def _set_path(record: dict[str, Any], path: str, value: Any) -> None:
+def set_path(record: dict[str, Any], path: str, value: Any) -> None:
     keys = path.split(".")
     cur = record
     for k in keys[:-1]:
@@ -180,7 +180,7 @@ def bundle_to_record(data: dict[str, Any]) -> tuple[dict[str, Any], str | None, 
                     errors.append(f"{where}.code: not a field path: {path!r}")
                     continue
                 try:
-                    _set_path(record, path, value)
+                    set_path(record, path, value)
                 except InputError as exc:
                     errors.extend(exc.messages)
         else:

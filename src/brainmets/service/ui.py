@@ -23,8 +23,10 @@ from brainmets.model import InputError, format_errors, parse_patient
 from brainmets.report.fields import FIELD_GROUPS, FIELDS
 from brainmets.report.pdf import TEMPLATES as REPORT_TEMPLATES
 from brainmets.report.pdf import install_filters
-from brainmets.service import api, core, review
+from brainmets.service import core, fhir, review
 from brainmets.service.auth import COOKIE, check_patient, current_user, require_writer
+from brainmets.service.records import InvalidRecord, is_empty_record, patient_for
+from brainmets.service.scans import submit_scan, volume_path
 from brainmets.store import repo
 from brainmets.store.models import Patient, Scan, User
 
@@ -118,7 +120,7 @@ def form_to_record(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
                 else "a number"
             errors.append(f"{path}: expected {what}, got {raw[:60]!r}")
             continue
-        api.fhir._set_path(record, path, value)
+        fhir.set_path(record, path, value)
     return record, errors
 
 
@@ -137,17 +139,9 @@ def record_to_form(record: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _is_empty(value: Any) -> bool:
-    if isinstance(value, dict):
-        return all(_is_empty(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_is_empty(v) for v in value)
-    return value is None
-
-
 def empty_record_errors(record: dict[str, Any]) -> list[str]:
     """An empty record (nothing but an id) creates nothing: errors on the essential fields."""
-    if not _is_empty({k: v for k, v in record.items() if k != "id"}):
+    if not is_empty_record({k: v for k, v in record.items() if k != "id"}):
         return []
     return [f"{f}: required: the form is empty (enter at least the age, KPS or primary site)"
             for f in ESSENTIAL]
@@ -318,9 +312,7 @@ async def create(request: Request, user: User = Depends(require_writer)) -> Resp
     return await _save(request, user, None)
 
 
-def _patient(request: Request, s: Any, user: User, pid: str, write: bool = False) -> Patient:
-    request.state.patient_id = pid if len(pid) <= 32 else None
-    return check_patient(user, s.get(Patient, pid) if len(pid) <= 32 else None, write)
+_patient = patient_for  # the same access check as the REST API
 
 
 @router.get("/patients/{pid}/edit", response_class=HTMLResponse)
@@ -414,7 +406,7 @@ async def add_lesion_form(request: Request, pid: str,
         with store.session() as s:
             p = _patient(request, s, user, pid, write=True)
             scan = repo.latest_done_scan(s, p.id)
-            vol = api.volume_path(store, scan) if scan is not None else None
+            vol = volume_path(store, scan) if scan is not None else None
             request.state.audit_action = "review"
             review.add_lesion(s, p, add, user, vol, f"POST {request.url.path}")
     except review.ReviewError as exc:
@@ -428,8 +420,8 @@ async def add_lesion_form(request: Request, pid: str,
 def upload(request: Request, pid: str, file: UploadFile = File(...),
            date: str | None = Form(None), user: User = Depends(require_writer)) -> Response:
     try:
-        job = api.upload_scan(request, pid, file, date or None, None, None, user)
-    except api.InvalidRecord as exc:
+        job_id = submit_scan(request, pid, file.file, date or None, None, None, user)
+    except InvalidRecord as exc:
         # 200 so htmx swaps the message in (htmx ignores 4xx bodies by default)
         return _render(request, "_job.html", 200, pid=pid, job=None, status="rejected",
                        error="; ".join(exc.messages))
@@ -438,7 +430,7 @@ def upload(request: Request, pid: str, file: UploadFile = File(...),
             raise
         return _render(request, "_job.html", 200, pid=pid, job=None,
                        status="rejected", error=str(exc.detail))
-    return _render(request, "_job.html", 200, pid=pid, job=job.job, status=job.status,
+    return _render(request, "_job.html", 200, pid=pid, job=job_id, status="queued",
                    error=None)
 
 
