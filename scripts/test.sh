@@ -17,6 +17,11 @@ echo "== import-linter (layers)" >&2
 .venv/bin/lint-imports --no-cache
 echo "== mypy (src)" >&2
 .venv/bin/mypy
+echo "== knowledge mutation sample" >&2
+# change a seeded sample of clinical numbers one at a time: the tests must catch every one
+# (the full run: python scripts/mutate_knowledge.py; a new seed each day)
+.venv/bin/python scripts/mutate_knowledge.py --sample "${BRAINMETS_MUTATION_SAMPLE:-12}" \
+  --seed "${BRAINMETS_MUTATION_SEED:-$(date +%Y%j)}" --no-baseline
 echo "== pytest" >&2
 # a hung test fails after 15 min instead of stalling the run
 # coverage is reported per module (missing lines); the last lines count the PostgreSQL and
