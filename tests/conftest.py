@@ -11,8 +11,50 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+#: Debian chromium (scripts/ci-services.sh installs it), started as the machine allows: no
+#: sandbox as root, no background networking on a closed network
+CHROMIUM = os.environ.get("BRAINMETS_CHROMIUM") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def chromium_launcher() -> Iterator[Callable[..., Any]]:
+    """``launch(args=CHROMIUM_ARGS, extra=())`` starts a Playwright chromium with ``args`` plus
+    ``extra``; every browser it started closes at teardown.
+    Skips (and the run's last lines say so) when Debian chromium is not installed."""
+    if not CHROMIUM or not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium not installed (scripts/ci-services.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        opened: list[Any] = []
+
+        def launch(args: list[str] | None = None, extra: tuple[str, ...] = ()) -> Any:
+            base = CHROMIUM_ARGS if args is None else args
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                  args=[*base, *extra])
+            opened.append(b)
+            return b
+
+        try:
+            yield launch
+        finally:
+            for b in opened:
+                b.close()
+
+
+@pytest.fixture
+def browser(chromium_launcher: Callable[..., Any]) -> Any:
+    """A headless Debian chromium with the default arguments."""
+    return chromium_launcher()
 
 #: marker -> the words used in the summary
 SERVICE_MARKERS = {"postgres": "PostgreSQL", "browser": "browser"}

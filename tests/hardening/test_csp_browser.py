@@ -5,32 +5,18 @@ non-loopback request blocked)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("BRAINMETS_CHROMIUM") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 ARGS = ["--headless", "--no-sandbox", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run",
         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 @pytest.fixture
-def browser():
-    if not CHROMIUM or not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium not installed (scripts/ci-services.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+def browser(chromium_launcher):  # WebGL through SwiftShader: NiiVue must start under the CSP
+    return chromium_launcher(ARGS)
 
 
 def _watch(page, sink: list[str]) -> None:

@@ -15,10 +15,6 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("BRAINMETS_CHROMIUM") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "tests" / "service" / "vendor" / "axe-core" / "axe.min.js"
 OUT = Path(os.environ.get("BRAINMETS_TEST_ARTIFACTS", REPO / "test-artifacts")) / "review"
@@ -29,20 +25,6 @@ RECORD = {"id": "MRN-AXE", "age": 64, "sex": "female", "kps": 80, "ecog": 1,
           "symptoms": {"status": "asymptomatic"},
           "therapy": {"planned_pemetrexed_platinum": True, "dexamethasone_mg_day": 0},
           "labs": {"hemoglobin_g_dl": 12.5}}
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM or not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium not installed (scripts/ci-services.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _seed(srv, make_volume, blob_scan) -> tuple[str, str]:

@@ -12,27 +12,9 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = os.environ.get("BRAINMETS_CHROMIUM") or (
-    "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-def browser():
-    if not CHROMIUM or not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium not installed (scripts/ci-services.sh installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def test_clinician_workflow_in_browser(browser, server_factory, phantom_mri):
+def test_clinician_workflow_in_browser(browser, chromium_launcher, server_factory, phantom_mri):
     from playwright.sync_api import expect
 
     import brainmets.imaging.pipeline  # noqa: F401  (own module: an import error fails)
@@ -114,8 +96,7 @@ def test_clinician_workflow_in_browser(browser, server_factory, phantom_mri):
     # without WebGL the page falls back to the overlay PNG
     from playwright.sync_api import sync_playwright  # noqa: F401  (same driver, new browser)
 
-    nogl = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
-                                       args=[*ARGS, "--disable-webgl", "--disable-3d-apis"])
+    nogl = chromium_launcher(extra=("--disable-webgl", "--disable-3d-apis"))
     try:
         p2 = nogl.new_page(viewport={"width": 1400, "height": 1000})
         p2.goto(srv.url + "/login")
