@@ -19,9 +19,6 @@ that names the index, the variant and the row.
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -301,19 +298,11 @@ def test_index_table_matches_spec(index_id):
     assert _actual(index_id) == EXPECTED[index_id]
 
 
-def test_the_pins_cover_every_number_in_the_prognosis_files(tmp_path, monkeypatch):
+def test_the_pins_cover_every_number_in_the_prognosis_files(knowledge_copy):
     """Each numeric value in knowledge/data/prognosis, changed in turn (scripts/mutate_knowledge.py
     both ways), must change what the engine loads into a table that differs from EXPECTED (or
     make the table invalid): a number added to these files without a pin fails here."""
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("mutate_knowledge",
-                                                  root / "scripts" / "mutate_knowledge.py")
-    mk = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "mutate_knowledge", mk)  # dataclasses look it up
-    spec.loader.exec_module(mk)
-    data = tmp_path / "data"
-    shutil.copytree(loader.DATA_DIR, data)
-    monkeypatch.setattr(loader, "DATA_DIR", data)
+    mk, root, data = knowledge_copy.mk, knowledge_copy.root, knowledge_copy.data
     survivors = []
     try:
         for op in ("up", "down"):

@@ -116,27 +116,16 @@ def test_irano_window_is_6_months(io_start, cat):
     assert res.category == cat
 
 
-def test_the_pins_cover_every_number_in_the_response_file(tmp_path, monkeypatch):
+def test_the_pins_cover_every_number_in_the_response_file(knowledge_copy):
     """Each numeric value in knowledge/data/response, changed in turn both ways (as
     scripts/mutate_knowledge.py does), must break the pinned values above: a number added to
     rano_bm.toml without a pin fails here."""
-    import importlib.util
-    import shutil
-    import sys
     from pathlib import Path
 
     from brainmets.knowledge import KnowledgeError, loader
     from brainmets.response import config
 
-    root = Path(__file__).resolve().parents[2]
-    spec = importlib.util.spec_from_file_location("mutate_knowledge",
-                                                  root / "scripts" / "mutate_knowledge.py")
-    mk = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "mutate_knowledge", mk)  # dataclasses look it up
-    spec.loader.exec_module(mk)
-    data = tmp_path / "data"
-    shutil.copytree(loader.DATA_DIR, data)
-    monkeypatch.setattr(loader, "DATA_DIR", data)
+    mk, root, data = knowledge_copy.mk, knowledge_copy.root, knowledge_copy.data
 
     def pinned(cfg) -> bool:
         got = {k: cfg.thresholds[k].value for k in SPEC_THRESHOLDS}
